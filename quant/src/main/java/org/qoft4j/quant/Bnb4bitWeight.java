@@ -1,0 +1,96 @@
+package org.qoft4j.quant;
+
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * An NF4 or FP4 weight in the bitsandbytes layout ({@code ../shared/spec/nf4-format.md}).
+ * Element i of the row-major flattened weight lives in byte i/2 of {@code packed}, high nibble for
+ * even i; its scale is {@code absmax[i / blocksize]} (itself double-quantized when {@code nested != null}).
+ *
+ * @param packed   U8 {@code [ceil(n/2), 1]} codes, even element in the high nibble
+ * @param absmax   F32 {@code [nblocks]}; with double quantization U8 {@code [nblocks]} codes into {@code nested.quantMap}
+ * @param quantMap F32 {@code [16]} the code table (NF4 or FP4 values)
+ * @param nested   the double-quantization state, or null
+ */
+public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType originalDtype, int blocksize,
+                            Tensor packed, Tensor absmax, Tensor quantMap, NestedAbsmax nested)
+        implements QuantizedWeight {
+
+    /**
+     * Double-quantized absmax statistics: {@code absmax[b] = quantMap[code[b]] * absmax[b / blocksize] + offset}.
+     *
+     * @param absmax   F32 {@code [ceil(nblocks / blocksize)]}
+     * @param quantMap F32 {@code [256]} the signed dynamic 8-bit map
+     * @param offset   mean of the original absmax values
+     * @param blocksize 256 in bitsandbytes
+     */
+    public record NestedAbsmax(Tensor absmax, Tensor quantMap, float offset, int blocksize) {
+        public NestedAbsmax {
+            absmax.retainReference();
+            quantMap.retainReference();
+        }
+
+        long bytes() {
+            return absmax.nbytes() + quantMap.nbytes();
+        }
+
+        NestedAbsmax to(Device d) {
+            return new NestedAbsmax(absmax.to(d, absmax.scalar_type()), quantMap.to(d, quantMap.scalar_type()), offset, blocksize);
+        }
+
+        void close() {
+            absmax.releaseReference();
+            quantMap.releaseReference();
+        }
+    }
+
+    public Bnb4bitWeight {
+        if (type == QuantType.INT4) throw new IllegalArgumentException("Bnb4bitWeight holds nf4 or fp4, not int4");
+        long n = rows * cols;
+        long nblocks = (n + blocksize - 1) / blocksize;
+        if (packed.numel() != (n + 1) / 2 || packed.scalar_type() != ScalarType.Byte)
+            throw new IllegalArgumentException("packed weight must be U8 with " + (n + 1) / 2 + " bytes for shape [" + rows + ", " + cols + "], got " + packed.numel());
+        if (absmax.numel() != nblocks)
+            throw new IllegalArgumentException("absmax must have " + nblocks + " entries (blocksize " + blocksize + "), got " + absmax.numel());
+        if ((nested == null) != (absmax.scalar_type() == ScalarType.Float))
+            throw new IllegalArgumentException(nested == null ? "absmax must be F32 without double quantization" : "absmax must be U8 codes with double quantization");
+        if (quantMap.numel() != 16) throw new IllegalArgumentException("quant_map must have 16 entries, got " + quantMap.numel());
+        packed.retainReference();
+        absmax.retainReference();
+        quantMap.retainReference();
+    }
+
+    public long nblocks() {
+        return absmax.numel();
+    }
+
+    public boolean doubleQuant() {
+        return nested != null;
+    }
+
+    @Override
+    public long storageBytes() {
+        return packed.nbytes() + absmax.nbytes() + quantMap.nbytes() + (nested == null ? 0 : nested.bytes());
+    }
+
+    @Override
+    public Device device() {
+        return packed.device();
+    }
+
+    @Override
+    public Bnb4bitWeight to(Device d) {
+        return new Bnb4bitWeight(type, rows, cols, originalDtype, blocksize, packed.to(d, ScalarType.Byte),
+                absmax.to(d, absmax.scalar_type()), quantMap.to(d, ScalarType.Float), nested == null ? null : nested.to(d));
+    }
+
+    @Override
+    public void close() {
+        packed.releaseReference();
+        absmax.releaseReference();
+        quantMap.releaseReference();
+        if (nested != null) nested.close();
+    }
+}
