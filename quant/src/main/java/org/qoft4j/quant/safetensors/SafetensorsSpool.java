@@ -41,7 +41,7 @@ public final class SafetensorsSpool implements AutoCloseable {
             spill = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".", ".spill");
             return new SafetensorsSpool(target, metadata, spill, FileChannel.open(spill, StandardOpenOption.READ, StandardOpenOption.WRITE));
         } catch (IOException e) {
-            SafetensorsWriter.deleteQuietly(spill);
+            AtomicFiles.deleteQuietly(spill);
             throw new SafetensorsException(target, null, "cannot create spill file: " + e, e);
         }
     }
@@ -96,7 +96,7 @@ public final class SafetensorsSpool implements AutoCloseable {
         } catch (IOException ignored) {
             // deleted next
         }
-        SafetensorsWriter.deleteQuietly(spill);
+        AtomicFiles.deleteQuietly(spill);
     }
 
 }
