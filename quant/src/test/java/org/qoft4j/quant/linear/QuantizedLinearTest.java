@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -14,26 +13,18 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
+import org.qoft4j.quant.ScopedTest;
 import org.qoft4j.quant.Tensors;
 
-class QuantizedLinearTest {
-    private PointerScope scope;
-
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
+class QuantizedLinearTest extends ScopedTest {
     @AfterEach
-    void close() {
+    void releaseWorkspace() {
         QuantizedLinear.releaseWorkspace();
-        scope.close();
     }
 
     private static Tensor randn(long seed, long... shape) {

@@ -6,32 +6,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.ScopedTest;
 import org.qoft4j.quant.Tensors;
 
 /** Hand-computed packed bytes and statistics for small inputs (nf4-format.md's rules, case by case). */
-class Bnb4bitGoldenTest {
+class Bnb4bitGoldenTest extends ScopedTest {
     private static final float[] NF4 = CodeTables.nf4();
     private static final float[] TH = CodeTables.nf4Thresholds();
-    private PointerScope scope;
-
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     private static Bnb4bitWeight quantize(float[] x, long rows, long cols, QuantSpec spec) {
         return (Bnb4bitWeight) Quantizer.quantize(Tensors.of(x, rows, cols), spec);
