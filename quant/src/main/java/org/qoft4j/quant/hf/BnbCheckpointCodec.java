@@ -3,7 +3,9 @@ package org.qoft4j.quant.hf;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.bytedeco.pytorch.Tensor;
@@ -87,6 +89,49 @@ public final class BnbCheckpointCodec {
             if (key.endsWith(s)) return key.substring(0, key.length() - s.length());
         }
         return key.endsWith(".qweight") ? key.substring(0, key.length() - ".qweight".length()) : null;
+    }
+
+    /** The prefixes of all quantized layers in {@code ckpt}, in checkpoint order. */
+    public static List<String> quantizedPrefixes(HfCheckpoint ckpt) {
+        List<String> out = new ArrayList<>();
+        for (String n : ckpt.names()) {
+            String p = quantizedPrefix(n);
+            if (p != null) out.add(p);
+        }
+        return out;
+    }
+
+    /** The keys that store the quantized layer {@code prefix} in {@code ckpt} (those of the layout above that are present). */
+    public static List<String> keysOf(HfCheckpoint ckpt, String prefix) {
+        List<String> keys = new ArrayList<>();
+        for (String suffix : new String[] {".weight", ".weight.absmax", ".weight.quant_map", ".weight.nested_absmax", ".weight.nested_quant_map",
+                ".weight." + BnbQuantState.keySuffix(QuantType.NF4), ".weight." + BnbQuantState.keySuffix(QuantType.FP4),
+                ".qweight", ".qzeros", ".scales", ".g_idx"})
+            if (ckpt.contains(prefix + suffix)) keys.add(prefix + suffix);
+        return keys;
+    }
+
+    /** Describes the quantized layer {@code prefix} from headers and quant_state alone (shapes are checked by {@link #read}, not here). */
+    public static QuantizedLayerInfo describe(HfCheckpoint ckpt, String prefix) {
+        QuantType t = detect(ckpt, prefix)
+                .orElseThrow(() -> new SafetensorsException(ckpt.dir(), prefix, "is not a quantized layer (no quant_state and no qweight)"));
+        List<String> keys = keysOf(ckpt, prefix);
+        long bytes = keys.stream().mapToLong(k -> ckpt.info(k).byteLength()).sum();
+        if (t == QuantType.INT4) {
+            long[] qw = ckpt.info(prefix + ".qweight").shape();
+            long[] sc = ckpt.contains(prefix + ".scales") ? ckpt.info(prefix + ".scales").shape() : new long[0];
+            if (qw.length != 2 || sc.length != 2 || sc[0] <= 0)
+                throw bad(ckpt, prefix + ".qweight", "qweight/scales are not 2-D GPTQ tensors");
+            return new QuantizedLayerInfo(prefix, t, qw[1], qw[0] * 8, 0, false, Math.toIntExact(qw[0] * 8 / sc[0]), keys, bytes);
+        }
+        String qsKey = prefix + ".weight." + BnbQuantState.keySuffix(t);
+        BnbQuantState qs;
+        try {
+            qs = BnbQuantState.parse(utf8(ckpt.fileOf(qsKey).bytes(qsKey)));
+        } catch (IllegalArgumentException e) {
+            throw bad(ckpt, qsKey, e.getMessage());
+        }
+        return new QuantizedLayerInfo(prefix, t, qs.rows(), qs.cols(), qs.blocksize(), qs.nested() != null, 0, keys, bytes);
     }
 
     /** Reads the quantized layer at {@code prefix}; a {@link SafetensorsException} names the offending tensor. */
