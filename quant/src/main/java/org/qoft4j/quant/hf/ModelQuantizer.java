@@ -179,25 +179,27 @@ public final class ModelQuantizer {
                     before += info.byteLength();
                     largest = Math.max(largest, info.byteLength());
                     long start = spool.dataBytes();
-                    try (PointerScope scope = new PointerScope()) {
-                        Tensor t = file.load(name);
-                        if (isQuantizable(name, info.shape(), qc)) {
-                            String prefix = name.substring(0, name.length() - ".weight".length());
-                            try (QuantizedWeight w = quantizeOne(file, name, t, opt.spec())) {
-                                for (Map.Entry<String, Tensor> e : BnbCheckpointCodec.tensors(prefix, w).entrySet()) add(spool, e.getKey(), e.getValue(), file);
-                            }
-                            quantized++;
-                            params += info.numel();
-                            qBefore += info.byteLength();
-                            qAfter += spool.dataBytes() - start;
-                            if (opt.progress() != null)
-                                opt.progress().accept(String.format(Locale.ROOT, "%s %s %s -> %d bytes", name, info.dtype(),
-                                        java.util.Arrays.toString(info.shape()), spool.dataBytes() - start));
-                        } else {
-                            add(spool, name, t, file);
-                            copied++;
+                    if (!isQuantizable(name, info.shape(), qc)) {
+                        checkNew(spool, file, name);
+                        spool.copy(file, name);   // byte for byte, never loaded
+                        copied++;
+                        continue;
+                    }
+                    String prefix = name.substring(0, name.length() - ".weight".length());
+                    try (PointerScope scope = new PointerScope();
+                         QuantizedWeight w = quantizeOne(file, name, file.load(name), opt.spec())) {
+                        for (Map.Entry<String, Tensor> e : BnbCheckpointCodec.tensors(prefix, w).entrySet()) {
+                            checkNew(spool, file, e.getKey());
+                            spool.add(e.getKey(), e.getValue());
                         }
                     }
+                    quantized++;
+                    params += info.numel();
+                    qBefore += info.byteLength();
+                    qAfter += spool.dataBytes() - start;
+                    if (opt.progress() != null)
+                        opt.progress().accept(String.format(Locale.ROOT, "%s %s %s -> %d bytes", name, info.dtype(),
+                                java.util.Arrays.toString(info.shape()), spool.dataBytes() - start));
                 }
                 for (var e : spool.entries()) weightMap.put(e.name(), shard.getKey());
                 after += spool.dataBytes();
@@ -218,10 +220,10 @@ public final class ModelQuantizer {
         }
     }
 
-    private static void add(SafetensorsSpool spool, String name, Tensor t, SafetensorsFile source) {
-        if (spool.contains(name))
-            throw new SafetensorsException(source.path(), name, "the quantized layout would write this key twice (the input already has it)");
-        spool.add(name, t);
+    /** An input that already holds e.g. {@code P.weight.absmax} beside {@code P.weight} would collide with the layer's new keys. */
+    private static void checkNew(SafetensorsSpool spool, SafetensorsFile source, String key) {
+        if (spool.contains(key))
+            throw new SafetensorsException(source.path(), key, "the quantized layout would write this key twice (the input already has it)");
     }
 
     /** Top-level regular files other than weights and config.json (tokenizer, generation config, README, license...). */

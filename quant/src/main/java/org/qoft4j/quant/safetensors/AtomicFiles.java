@@ -18,7 +18,7 @@ public final class AtomicFiles {
     public static void write(Path target, byte[] content) {
         Path temp = null;
         try {
-            temp = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".", ".tmp");
+            temp = tempBeside(target, ".tmp");
             Files.write(temp, content);
             move(temp, target);
         } catch (IOException e) {
@@ -26,6 +26,25 @@ public final class AtomicFiles {
             throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
         }
     }
+
+    /**
+     * Creates a new empty hidden file beside {@code target} ({@code .NAME.RANDOM.SUFFIX}). Unlike
+     * {@link Files#createTempFile}, it gets the permissions of any new file (umask), so the renamed
+     * result is as readable as a file written directly.
+     */
+    public static Path tempBeside(Path target, String suffix) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        for (int attempt = 0; ; attempt++) {
+            Path p = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + suffix);
+            try {
+                return Files.createFile(p);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (attempt > 100) throw e;
+            }
+        }
+    }
+
+    private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
     /** Renames {@code from} onto {@code to} in one step (same file system), replacing a file or an empty directory. */
     public static void move(Path from, Path to) throws IOException {

@@ -94,11 +94,10 @@ public final class SafetensorsWriter implements AutoCloseable {
     public static SafetensorsWriter create(Path file, Map<String, String> metadata, List<Entry> entries) {
         List<TensorInfo> infos = layout(file, entries);
         byte[] header = headerBytes(metadata, infos);
-        Path dir = file.toAbsolutePath().getParent();
         Path temp = null;
         FileChannel ch = null;
         try {
-            temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+            temp = AtomicFiles.tempBeside(file, ".tmp");
             ch = FileChannel.open(temp, StandardOpenOption.WRITE);
             TensorBytes.writeFully(ch, ByteBuffer.wrap(header), 0);
             long total = header.length + (infos.isEmpty() ? 0 : infos.get(infos.size() - 1).end());

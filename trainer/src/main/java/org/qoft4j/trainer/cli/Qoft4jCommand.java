@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 CommandLine.HelpCommand.class,
                 QuantizeCommand.class,
                 InspectCommand.class,
+                RandomModelCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec

@@ -47,7 +47,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "replace a non-empty output directory")
     boolean overwrite;
 
-    @Option(names = {"-v", "--verbose"}, description = "print one line per quantized tensor")
+    @Option(names = {"-v", "--verbose"}, description = "print one line per quantized tensor, with resident memory")
     boolean verbose;
 
     /** Parses the --type value with {@link QuantType#parse}, whose message lists the choices. */
@@ -68,7 +68,10 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (doubleQuant && type == QuantType.INT4) throw new CommandLine.ParameterException(spec.commandLine(), "--double-quant applies to nf4/fp4 only");
         QuantSpec q = new QuantSpec(type, blocksize, doubleQuant, groupSize);
         PrintWriter o = spec.commandLine().getOut();
-        ModelQuantizer.Options opt = new ModelQuantizer.Options(q, skip, overwrite, verbose ? line -> { o.println("  " + line); o.flush(); } : null);
+        ModelQuantizer.Options opt = new ModelQuantizer.Options(q, skip, overwrite, verbose ? line -> {
+            o.println("  " + line + " (rss " + ProcessMemory.human(ProcessMemory.rssBytes()) + ", peak " + ProcessMemory.human(ProcessMemory.peakRssBytes()) + ")");
+            o.flush();
+        } : null);
         ModelQuantizer.Summary s = ModelQuantizer.quantize(model, out, opt);
         String how = type == QuantType.INT4 ? "group size " + groupSize : "blocksize " + blocksize + (doubleQuant ? ", double quant" : "");
         o.printf(Locale.ROOT, "quantized %d tensors to %s (%s); copied %d tensors and %d files%n", s.tensorsQuantized(), type.lowerName(), how,

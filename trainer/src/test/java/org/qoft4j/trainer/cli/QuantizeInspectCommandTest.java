@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qoft4j.quant.safetensors.HfCheckpoint;
-import org.qoft4j.quant.testing.RandomHfModel;
 import picocli.CommandLine;
 
 /** {@code quantize} and {@code inspect} run through the real command line on a tiny generated model. */
@@ -32,7 +31,10 @@ class QuantizeInspectCommandTest {
 
     @Test
     void quantizeThenInspect() throws Exception {
-        Path in = RandomHfModel.write(tmp.resolve("in"), RandomHfModel.tiny().withShards(2));
+        Path in = tmp.resolve("in");
+        Run gen = run("random-model", in.toString(), "--shards", "2");
+        assertEquals(0, gen.code(), gen.err());
+        assertTrue(gen.out().contains("2 layers, hidden 64"), gen.out());
         Files.writeString(in.resolve("tokenizer.json"), "{}");
         Path out = tmp.resolve("out");
 
