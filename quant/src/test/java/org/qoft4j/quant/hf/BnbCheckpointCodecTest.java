@@ -131,6 +131,19 @@ class BnbCheckpointCodecTest extends ScopedTest {
         }
     }
 
+    /** The spec's reference: a saved 300x400 layer takes < 0.143x its fp32 size and < 0.29x its fp16 size. */
+    @Test
+    void savedLayerSize() {
+        for (QuantType t : new QuantType[] {QuantType.NF4, QuantType.FP4}) {
+            try (QuantizedWeight w = Quantizer.quantize(weight(ScalarType.Half, 300, 400), QuantSpec.of(t));
+                 HfCheckpoint c = write(BnbCheckpointCodec.tensors(P, w))) {
+                long saved = c.names().stream().mapToLong(n -> c.info(n).byteLength()).sum();
+                assertTrue(saved < 0.143 * 300 * 400 * 4, t + ": " + saved);
+                assertTrue(saved < 0.29 * 300 * 400 * 2, t + ": " + saved);
+            }
+        }
+    }
+
     private SafetensorsException rejects(Map<String, Tensor> tensors, String tensor, String problem) {
         SafetensorsException e = assertThrows(SafetensorsException.class, () -> {
             try (HfCheckpoint c = write(tensors)) {

@@ -39,9 +39,14 @@ public final class InspectCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter o = spec.commandLine().getOut();
         try (HfCheckpoint ckpt = HfCheckpoint.open(dir)) {
-            QuantizationConfig qc = QuantizationConfig.fromModelConfig(ckpt.config());
-            o.printf("%s: %d tensor(s) in %d file(s)%s%n", dir, ckpt.names().size(), ckpt.files().size(),
-                    qc == null ? "" : "; quantization_config: " + describe(qc));
+            String quantization;
+            try {
+                QuantizationConfig qc = QuantizationConfig.fromModelConfig(ckpt.config());
+                quantization = qc == null ? "" : "; quantization_config: " + describe(qc);
+            } catch (IllegalArgumentException e) {   // listing the tensors is still useful
+                quantization = "; quantization_config not understood: " + e.getMessage();
+            }
+            o.printf("%s: %d tensor(s) in %d file(s)%s%n", dir, ckpt.names().size(), ckpt.files().size(), quantization);
             Set<String> partOfLayer = new HashSet<>();
             List<String> prefixes = BnbCheckpointCodec.quantizedPrefixes(ckpt);
             for (String p : prefixes) partOfLayer.addAll(BnbCheckpointCodec.keysOf(ckpt, p));
