@@ -23,12 +23,16 @@ public record Int4Weight(long rows, long cols, ScalarType originalDtype, int gro
 
     public Int4Weight {
         originalDtype = originalDtype.intern(); // dtypes returned by native code are fresh objects: see Tensors.dtype
+        if (groupSize <= 0 || rows <= 0 || cols <= 0)
+            throw new IllegalArgumentException("INT4 needs a positive shape and group size; got [" + rows + ", " + cols + "], group " + groupSize);
         if (cols % 8 != 0 || cols % groupSize != 0 || rows % 8 != 0)
             throw new IllegalArgumentException("INT4 needs in_features divisible by 8 and the group size (" + groupSize
                     + ") and out_features divisible by 8; got [" + rows + ", " + cols + "]");
         checkShape("qweight", qweight, ScalarType.Int, cols / 8, rows);
         checkShape("qzeros", qzeros, ScalarType.Int, cols / groupSize, rows / 8);
         checkShape("scales", scales, ScalarType.Half, cols / groupSize, rows);
+        if (!qzeros.device().equals(qweight.device()) || !scales.device().equals(qweight.device()))
+            throw new IllegalArgumentException("qweight, qzeros and scales must be on one device");
         qweight.retainReference();
         qzeros.retainReference();
         scales.retainReference();

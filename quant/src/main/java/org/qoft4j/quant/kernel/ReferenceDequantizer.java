@@ -58,7 +58,7 @@ public final class ReferenceDequantizer implements Dequantizer {
         if (out.scalar_type().intern() == ScalarType.Float && n == nb * bs) {
             torch.mul_out(out.view(nb, bs), values.view(nb, bs), scale);
         } else {
-            Tensor full = values.view(nb, bs).mul(scale).reshape(-1).narrow(0, 0, n);
+            Tensor full = values.view(nb, bs).mul_(scale).view(-1).narrow(0, 0, n); // values is ours: scale in place
             out.copy_(full.view(w.rows(), w.cols()));
         }
     }
