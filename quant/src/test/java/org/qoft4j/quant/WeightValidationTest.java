@@ -1,22 +1,13 @@
 package org.qoft4j.quant;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 import org.qoft4j.quant.nf4.CodeTables;
 import org.qoft4j.quant.nf4.DynamicMap8bit;
 
 /** Quantized-weight records refuse inconsistent parts (as a corrupt checkpoint would give them) before any kernel runs. */
 class WeightValidationTest extends ScopedTest {
-    private static void fails(String fragment, Executable e) {
-        IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, e);
-        assertTrue(ex.getMessage().contains(fragment), "'" + ex.getMessage() + "' should mention '" + fragment + "'");
-    }
-
     @Test
     void bnbParts() {
         Tensor packed = Tensors.ofBytes(new byte[32], 32, 1), absmax = Tensors.of(new float[1], 1), map = Tensors.of(CodeTables.nf4(), 16);
