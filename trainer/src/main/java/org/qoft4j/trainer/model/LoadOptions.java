@@ -9,14 +9,16 @@ import org.qoft4j.quant.QuantType;
  * How to materialize a model.
  *
  * @param device where weights and activations live ({@code cpu} or {@code cuda})
- * @param dtype  compute dtype of activations and of full-precision weights: Float (CPU default) or BFloat16
+ * @param dtype  compute dtype of activations and of full-precision weights: Float (CPU default), BFloat16, Half, or
+ *               Double (exact checks against references)
  * @param quant  how linear layers are quantized on load, or null to keep them in full precision ({@code --quant none});
  *               ignored for checkpoints that are already 4-bit, which are adopted as stored
  */
 public record LoadOptions(Device device, ScalarType dtype, QuantSpec quant) {
     public LoadOptions {
-        if (dtype != ScalarType.Float && dtype != ScalarType.BFloat16 && dtype != ScalarType.Half)
-            throw new IllegalArgumentException("compute dtype must be float32, bfloat16 or float16, got " + dtype);
+        dtype = dtype.intern();
+        if (dtype != ScalarType.Float && dtype != ScalarType.BFloat16 && dtype != ScalarType.Half && dtype != ScalarType.Double)
+            throw new IllegalArgumentException("compute dtype must be float32, bfloat16, float16 or float64, got " + dtype);
     }
 
     /** fp32 on CPU, no quantization. */
@@ -48,7 +50,8 @@ public record LoadOptions(Device device, ScalarType dtype, QuantSpec quant) {
             case "fp32": case "float32": case "float": return ScalarType.Float;
             case "bf16": case "bfloat16": return ScalarType.BFloat16;
             case "fp16": case "float16": case "half": return ScalarType.Half;
-            default: throw new IllegalArgumentException("unknown dtype '" + s + "': expected fp32, bf16 or fp16");
+            case "fp64": case "float64": case "double": return ScalarType.Double;
+            default: throw new IllegalArgumentException("unknown dtype '" + s + "': expected fp32, bf16, fp16 or fp64");
         }
     }
 }

@@ -8,7 +8,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Tensors;
 
-/** {@code y = w * x / sqrt(mean(x^2) + eps)} over the last dimension, computed in fp32 like transformers' LlamaRMSNorm. */
+/** {@code y = w * x / sqrt(mean(x^2) + eps)} over the last dimension, computed in fp32 (or fp64) like transformers' LlamaRMSNorm. */
 public final class RmsNorm implements AutoCloseable {
     private final Tensor weight; // [dim], in the compute dtype
     private final double eps;
@@ -26,7 +26,7 @@ public final class RmsNorm implements AutoCloseable {
 
     public Tensor forward(Tensor x) {
         ScalarType dt = x.scalar_type().intern(); // JavaCPP enums must be interned before ==
-        Tensor xf = x.to(ScalarType.Float);
+        Tensor xf = x.to(dt == ScalarType.Double ? ScalarType.Double : ScalarType.Float); // at least fp32
         Tensor inv = torch.rsqrt(xf.pow(new Scalar(2.0)).mean(new long[] {-1}, true, new ScalarTypeOptional())
                 .add(new Scalar(eps)));
         Tensor normed = xf.mul(inv).to(dt);
