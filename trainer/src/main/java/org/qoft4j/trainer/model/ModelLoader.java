@@ -1,5 +1,8 @@
 package org.qoft4j.trainer.model;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -10,6 +13,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.LinearLayer;
+import org.qoft4j.quant.linear.QuantizedLinear;
+import org.qoft4j.quant.safetensors.HfCheckpoint;
 
 /**
  * Builds a {@link LlamaModel} from named tensors, one tensor at a time: each is read, moved to the device,
@@ -136,12 +141,37 @@ public final class ModelLoader {
                     + ", expected " + TensorSource.shapeString(expected));
     }
 
+    /**
+     * One linear layer: kept in the compute dtype, or quantized from its stored dtype (bf16/fp16/fp32, as
+     * bitsandbytes records it) right after it is read; the full-precision tensor dies with the scope.
+     */
     private static LinearLayer denseOrQuantized(TensorSource s, String module, boolean bias, LoadOptions o) {
         try (PointerScope scope = new PointerScope()) {
-            Tensor w = floating(s, module + ".weight").to(o.device(), o.quant() == null ? o.dtype() : ScalarType.Float);
+            Tensor w = floating(s, module + ".weight");
             Tensor b = bias ? floating(s, module + ".bias").to(o.device(), o.dtype()) : null;
-            if (o.quant() == null) return new DenseLinear(w, b);
-            throw new ModelFormatException(module + ": quantize-on-load needs org.qoft4j.quant.linear.QuantizedLinear");
+            if (o.quant() == null) return new DenseLinear(w.to(o.device(), o.dtype()), b);
+            ScalarType stored = w.scalar_type().intern();
+            w = w.to(o.device(), stored == ScalarType.Double ? ScalarType.Float : stored);
+            try {
+                return QuantizedLinear.quantize(w, b, o.quant());
+            } catch (IllegalArgumentException e) {
+                throw new ModelFormatException(s.describe() + ": cannot quantize " + module + ".weight: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Loads a Hugging Face model directory: {@code config.json} plus {@code model.safetensors} or the shards of
+     * {@code model.safetensors.index.json}.
+     */
+    public static LlamaModel load(Path dir, LoadOptions o) {
+        if (!Files.isDirectory(dir)) throw new ModelFormatException(dir + ": not a model directory");
+        LlamaConfig c = LlamaConfig.read(dir);
+        JsonNode qc = HfConfigs.quantizationConfig(dir);
+        if (qc != null) throw new ModelFormatException(dir + "/config.json: quantization_config (quant_method '" + qc.path("quant_method").asText("?")
+                + "') is not supported by this loader");
+        try (HfCheckpoint ckpt = HfCheckpoint.open(dir)) {
+            return build(c, new HfTensorSource(ckpt), o);
         }
     }
 
