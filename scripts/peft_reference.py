@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Python reference for qoft4j's GPU comparison: PEFT LoRA and OFT on a bf16 Llama of the same shape.
+
+Runs on a GPU machine that has torch, transformers and peft (bitsandbytes is not needed: the base stays
+bf16). Builds a random-weight Llama (default: hidden 2048, 16 layers, 32/8 heads, intermediate 8192,
+vocab 32000, ~1.1B parameters), wraps every linear layer of attention and MLP with the adapter, and
+trains on random token ids for a few steps. Prints one JSON object per run on stdout:
+  {"impl": "peft", "adapter": "lora", "tokens_per_s": ..., "peak_gib": ..., "mfu": ..., ...}
+MFU counts model FLOPs only, 6 * parameters * tokens / s (plus attention), against the card's dense bf16 peak.
+"""
+import argparse, json, math, time, sys
+
+import torch
+
+
+def model_flops_per_token(cfg, params, seq):
+    # 6N for the matmuls (forward 2N, backward 4N) plus attention scores/values: 12 * layers * hidden * seq
+    return 6 * params + 12 * cfg.num_hidden_layers * cfg.hidden_size * seq
+
+
+def peak_tflops(name):
+    name = name.upper()
+    if "H100" in name or "H200" in name or "GH200" in name:
+        return 989.0  # dense bf16, SXM
+    if "A100" in name:
+        return 312.0
+    return float("nan")
+
+
+def run(args, adapter):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from peft import LoraConfig, OFTConfig, get_peft_model
+
+    torch.manual_seed(args.seed)
+    cfg = LlamaConfig(hidden_size=args.hidden, intermediate_size=args.intermediate, num_hidden_layers=args.layers,
+                      num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, vocab_size=args.vocab,
+                      max_position_embeddings=max(2048, args.seq), tie_word_embeddings=False)
+    cfg._attn_implementation = "sdpa"
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    params = sum(p.numel() for p in model.parameters())
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    if adapter == "lora":
+        pc = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
+    else:
+        pc = OFTConfig(r=0, oft_block_size=32, use_cayley_neumann=True, num_cayley_neumann_terms=5,
+                       target_modules=targets, task_type="CAUSAL_LM")
+    model = get_peft_model(model, pc)
+    if args.grad_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    g = torch.Generator(device="cuda").manual_seed(args.seed)
+    ids = torch.randint(0, args.vocab, (args.batch, args.seq), device="cuda", generator=g)
+    model.train()
+    torch.cuda.reset_peak_memory_stats()
+
+    def step():
+        out = model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return out.loss
+
+    for _ in range(args.warmup):
+        step()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        loss = step()
+    torch.cuda.synchronize()
+    dt = (time.perf_counter() - t0) / args.steps
+    tokens = args.batch * args.seq
+    tps = tokens / dt
+    name = torch.cuda.get_device_name()
+    mfu = model_flops_per_token(cfg, params, args.seq) * tps / (peak_tflops(name) * 1e12)
+    res = {"impl": "peft", "adapter": adapter, "device": name, "torch": torch.__version__,
+           "params": params, "trainable": trainable, "batch": args.batch, "seq": args.seq,
+           "grad_checkpointing": args.grad_checkpointing, "step_s": round(dt, 4),
+           "tokens_per_s": round(tps, 1), "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3),
+           "mfu": round(mfu, 4), "loss": round(float(loss), 4)}
+    del model, opt
+    torch.cuda.empty_cache()
+    return res
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--adapters", default="lora,oft")
+    p.add_argument("--hidden", type=int, default=2048)
+    p.add_argument("--intermediate", type=int, default=8192)
+    p.add_argument("--layers", type=int, default=16)
+    p.add_argument("--heads", type=int, default=32)
+    p.add_argument("--kv-heads", type=int, default=8)
+    p.add_argument("--vocab", type=int, default=32000)
+    p.add_argument("--seq", type=int, default=1024)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--grad-checkpointing", action="store_true")
+    args = p.parse_args()
+    import peft, transformers
+    print(f"# peft {peft.__version__}, transformers {transformers.__version__}, torch {torch.__version__}", file=sys.stderr)
+    for a in args.adapters.split(","):
+        try:
+            print(json.dumps(run(args, a)), flush=True)
+        except Exception as e:  # report and go on with the next run
+            print(json.dumps({"impl": "peft", "adapter": a, "error": repr(e)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
