@@ -9,7 +9,7 @@ package org.qoft4j.oft;
  * @param useRslora     rank-stabilized scaling {@code alpha / sqrt(r)} instead of {@code alpha / r}
  * @param targetModules which modules a model wraps
  */
-public record LoraConfig(int r, double alpha, double dropout, boolean useRslora, TargetModules targetModules) {
+public record LoraConfig(int r, double alpha, double dropout, boolean useRslora, TargetModules targetModules) implements AdapterConfig {
     public LoraConfig {
         if (r <= 0) throw new IllegalArgumentException("LoRA rank r must be positive, got " + r);
         if (!Double.isFinite(alpha)) throw new IllegalArgumentException("lora_alpha must be finite, got " + alpha);
@@ -33,5 +33,10 @@ public record LoraConfig(int r, double alpha, double dropout, boolean useRslora,
     /** The factor in front of {@code B A}: {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
     public double scaling() {
         return useRslora ? alpha / Math.sqrt(r) : alpha / r;
+    }
+
+    @Override
+    public String peftType() {
+        return "LORA";
     }
 }

@@ -16,7 +16,7 @@ package org.qoft4j.oft;
  */
 public record OftConfig(int r, int blockSize, int neumannTerms, boolean useCayleyNeumann,
                         CayleyConvention exactConvention, boolean blockShare, boolean coft, double eps,
-                        boolean initWeights, TargetModules targetModules) {
+                        boolean initWeights, TargetModules targetModules) implements AdapterConfig {
     public static final int DEFAULT_BLOCK_SIZE = 32;
     public static final int DEFAULT_NEUMANN_TERMS = 5;
     public static final double DEFAULT_EPS = 6e-5;
@@ -71,5 +71,10 @@ public record OftConfig(int r, int blockSize, int neumannTerms, boolean useCayle
 
     public OftConfig withTargetModules(TargetModules targets) {
         return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targets);
+    }
+
+    @Override
+    public String peftType() {
+        return "OFT";
     }
 }
