@@ -24,15 +24,17 @@ import org.qoft4j.oft.AdapterLayer;
 import org.qoft4j.oft.OftConfig;
 import org.qoft4j.oft.OftLayer;
 import org.qoft4j.oft.OftV1Layer;
+import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.LinearLayer;
+import org.qoft4j.quant.linear.QuantizedLinear;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Forward + backward of one 2048x2048 layer on 512 tokens, block size 32: the bare frozen layer, OFTv2
- * (input-centric, blockwise) and OFT v1 (weight-centric, dense R and W R^T), measured side by side in one run.
+ * Forward + backward of one 2048x2048 layer on 512 tokens, block size 32, on a dense fp32 or an NF4 base: the bare
+ * frozen layer, OFTv2 (input-centric, blockwise) and OFT v1 (weight-centric, dense R and W R^T), side by side in one run.
  * The input requires grad, as inside a network, so every variant also computes dL/dx.
  */
 @State(Scope.Benchmark)
@@ -41,7 +43,8 @@ import java.util.concurrent.TimeUnit;
 public class OftLayerBench {
     static final int FEATURES = 2048, TOKENS = 512, BLOCK = 32;
 
-    @Param({"dense"})
+    /** The frozen layer: fp32 weights, or NF4 with double quantization (QLoRA's format) dequantized on the fly. */
+    @Param({"dense", "nf4"})
     public String base;
 
     private LinearLayer frozen;
@@ -55,7 +58,7 @@ public class OftLayerBench {
             Generator g = torch.make_generator_cpu(1);
             TensorOptions f32 = new TensorOptions(ScalarType.Float);
             Tensor w = torch.randn(new long[] {FEATURES, FEATURES}, new GeneratorOptional(g), f32).mul(new Scalar(1.0 / Math.sqrt(FEATURES)));
-            frozen = new DenseLinear(w, null);
+            frozen = base.equals("nf4") ? QuantizedLinear.quantize(w, null, QuantSpec.nf4().withDoubleQuant(true)) : new DenseLinear(w, null);
             OftConfig cfg = OftConfig.defaults().withBlockSize(BLOCK).withInitWeights(false); // non-trivial R
             v2 = new OftLayer(frozen, cfg, "bench", 7, null);
             v1 = new OftV1Layer(frozen, cfg, "bench", 7, null);

@@ -1,5 +1,6 @@
 package org.qoft4j.oft;
 
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.qoft4j.quant.linear.LinearLayer;
 
@@ -16,13 +17,15 @@ public abstract sealed class OftAdapter implements AdapterLayer permits OftLayer
     protected final OftRotation rotation;
     private boolean training = true;
 
-    protected OftAdapter(LinearLayer base, OftRotation rotation) {
+    /**
+     * @param label  names the layer in log lines (e.g. its module path); null: its shape
+     * @param seed   initial values when {@code config.initWeights()} is false (see {@link OftRotation})
+     * @param device where the parameter lives; null: CPU
+     */
+    protected OftAdapter(LinearLayer base, OftConfig config, String label, long seed, Device device) {
         this.base = base;
-        this.rotation = rotation;
-    }
-
-    static String defaultLabel(LinearLayer base) {
-        return "linear[" + base.inFeatures() + " -> " + base.outFeatures() + "]";
+        this.rotation = new OftRotation(base.inFeatures(), config,
+                label == null ? "linear[" + base.inFeatures() + " -> " + base.outFeatures() + "]" : label, seed, device);
     }
 
     public OftRotation rotation() {

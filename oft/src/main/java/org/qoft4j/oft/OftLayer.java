@@ -19,13 +19,9 @@ public final class OftLayer extends OftAdapter {
         this(base, config, null, 0L, null);
     }
 
-    /**
-     * @param label  names the layer in log lines (e.g. its module path); null: its shape
-     * @param seed   initial values when {@code config.initWeights()} is false (see {@link OftRotation})
-     * @param device where the parameter lives; null: CPU
-     */
+    /** See {@link OftAdapter#OftAdapter(LinearLayer, OftConfig, String, long, Device)}. */
     public OftLayer(LinearLayer base, OftConfig config, String label, long seed, Device device) {
-        super(base, new OftRotation(base.inFeatures(), config, label == null ? defaultLabel(base) : label, seed, device));
+        super(base, config, label, seed, device);
     }
 
     @Override

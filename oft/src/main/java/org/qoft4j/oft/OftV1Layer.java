@@ -19,8 +19,9 @@ public final class OftV1Layer extends OftAdapter {
         this(base, config, null, 0L, null);
     }
 
+    /** See {@link OftAdapter#OftAdapter(LinearLayer, OftConfig, String, long, Device)}. */
     public OftV1Layer(LinearLayer base, OftConfig config, String label, long seed, Device device) {
-        super(base, new OftRotation(base.inFeatures(), config, label == null ? defaultLabel(base) : label, seed, device));
+        super(base, config, label, seed, device);
     }
 
     @Override

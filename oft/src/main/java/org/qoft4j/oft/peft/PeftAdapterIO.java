@@ -140,33 +140,30 @@ public final class PeftAdapterIO {
      */
     public static PeftAdapter read(Path dir, Map<String, ? extends LinearLayer> bases, Device device) {
         List<String> warnings = new ArrayList<>();
-        Path weights = dir.resolve(WEIGHTS_FILE);
-        try (SafetensorsFile file = openWeights(dir)) {
-            Map<String, Map<String, String>> keys = keysByModule(file);
-            PeftConfigJson.Parsed parsed = readConfig(dir, keys.keySet(), warnings);
-            checkKinds(weights, parsed.config(), keys);
+        try (Source src = Source.open(dir, warnings)) {
+            AdapterConfig config = src.parsed().config();
             Map<String, AdapterLayer> layers = new TreeMap<>();
             try {
                 for (Map.Entry<String, ? extends LinearLayer> b : bases.entrySet())
-                    if (parsed.targets(b.getKey()) && (!parsed.targetsFromFile() || keys.containsKey(b.getKey())))
-                        layers.put(b.getKey(), parsed.config() instanceof OftConfig c
+                    if (src.parsed().targets(b.getKey()) && (!src.parsed().targetsFromFile() || src.keys().containsKey(b.getKey())))
+                        layers.put(b.getKey(), config instanceof OftConfig c
                                 ? new OftLayer(b.getValue(), c, b.getKey(), 0L, device)
-                                : new LoraLayer(b.getValue(), (LoraConfig) parsed.config(), 0L, device));
-                for (String module : keys.keySet()) {
+                                : new LoraLayer(b.getValue(), (LoraConfig) config, 0L, device));
+                for (String module : src.keys().keySet()) {
                     if (layers.containsKey(module)) continue;
                     if (!bases.containsKey(module))
-                        throw new PeftAdapterException(weights, firstKey(keys.get(module)), "adapts module '" + module
+                        throw new PeftAdapterException(src.file().path(), firstKey(src.keys().get(module)), "adapts module '" + module
                                 + "', which the model does not have (wrong base model, or a different module naming)");
-                    warnings.add(weights + ": module '" + module + "' is not a target of the config "
-                            + parsed.config().targetModules() + "; its tensors are ignored (as PEFT does)");
+                    warnings.add(src.file().path() + ": module '" + module + "' is not a target of the config "
+                            + config.targetModules() + "; its tensors are ignored (as PEFT does)");
                 }
-                fill(file, parsed.config(), keys, layers);
+                fill(src, layers);
             } catch (RuntimeException e) {
                 layers.values().forEach(AdapterLayer::close);
                 throw e;
             }
             warnings.forEach(LOG::warn);
-            return new PeftAdapter(parsed.config(), layers, parsed.peftVersion(), parsed.baseModel(), List.copyOf(warnings));
+            return new PeftAdapter(config, layers, src.parsed().peftVersion(), src.parsed().baseModel(), List.copyOf(warnings));
         }
     }
 
@@ -177,20 +174,38 @@ public final class PeftAdapterIO {
      */
     public static List<String> load(Path dir, Map<String, ? extends AdapterLayer> layers) {
         List<String> warnings = new ArrayList<>();
-        Path weights = dir.resolve(WEIGHTS_FILE);
-        try (SafetensorsFile file = openWeights(dir)) {
-            Map<String, Map<String, String>> keys = keysByModule(file);
-            PeftConfigJson.Parsed parsed = readConfig(dir, keys.keySet(), warnings);
-            checkKinds(weights, parsed.config(), keys);
+        try (Source src = Source.open(dir, warnings)) {
             for (Map.Entry<String, ? extends AdapterLayer> e : layers.entrySet())
-                checkCompatible(dir.resolve(CONFIG_FILE), e.getKey(), parsed.config(), e.getValue());
-            for (String module : keys.keySet())
+                checkCompatible(dir.resolve(CONFIG_FILE), e.getKey(), src.parsed().config(), e.getValue());
+            for (String module : src.keys().keySet())
                 if (!layers.containsKey(module))
-                    throw new PeftAdapterException(weights, firstKey(keys.get(module)), "adapts module '" + module
+                    throw new PeftAdapterException(src.file().path(), firstKey(src.keys().get(module)), "adapts module '" + module
                             + "', which is not among the layers being loaded");
-            fill(file, parsed.config(), keys, layers);
+            fill(src, layers);
             warnings.forEach(LOG::warn);
             return List.copyOf(warnings);
+        }
+    }
+
+    /** An opened adapter directory: the weights file, its keys by module (module -> suffix -> key), the parsed config. */
+    private record Source(SafetensorsFile file, Map<String, Map<String, String>> keys, PeftConfigJson.Parsed parsed)
+            implements AutoCloseable {
+        static Source open(Path dir, List<String> warnings) {
+            SafetensorsFile file = openWeights(dir);
+            try {
+                Map<String, Map<String, String>> keys = keysByModule(file);
+                PeftConfigJson.Parsed parsed = readConfig(dir, keys.keySet(), warnings);
+                checkKinds(file.path(), parsed.config(), keys);
+                return new Source(file, keys, parsed);
+            } catch (RuntimeException e) {
+                file.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() {
+            file.close();
         }
     }
 
@@ -254,12 +269,13 @@ public final class PeftAdapterIO {
     }
 
     /** Validates every tensor against its layer and copies it in. */
-    private static void fill(SafetensorsFile file, AdapterConfig config, Map<String, Map<String, String>> keys,
-                             Map<String, ? extends AdapterLayer> layers) {
+    private static void fill(Source src, Map<String, ? extends AdapterLayer> layers) {
+        SafetensorsFile file = src.file();
+        AdapterConfig config = src.parsed().config();
         for (Map.Entry<String, ? extends AdapterLayer> e : layers.entrySet()) {
             String module = e.getKey();
             AdapterLayer layer = e.getValue();
-            Map<String, String> moduleKeys = keys.get(module);
+            Map<String, String> moduleKeys = src.keys().get(module);
             if (moduleKeys == null)
                 throw new PeftAdapterException(file.path(), key(module, layer.stateDict().keySet().iterator().next()),
                         "missing: module '" + module + "' is a target of the config " + config.targetModules() + " but has no tensors");
