@@ -25,6 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.Tensors;
+import org.qoft4j.quant.hf.ModelQuantizer;
+import org.qoft4j.trainer.metrics.ResidentMemory;
 import org.qoft4j.quant.linear.QuantizedLinear;
 
 /** Hugging Face directories: writing, loading (single, sharded, bf16), quantize-on-load, and bad input. */
@@ -162,8 +164,40 @@ class ModelLoaderTest {
     }
 
     @Test
+    void preQuantizedCheckpointsAreAdoptedAsStored(@TempDir Path dir) {
+        ObjectNode json = TinyModels.config("qwen2"); // q/k/v biases stay full precision next to 4-bit weights
+        json.put("hidden_size", 64);
+        json.put("intermediate_size", 128);
+        LlamaConfig c = TinyModels.parse(json);
+        Map<String, Tensor> w = TinyModels.randomWeights(c, 17);
+        long[] ids = ids(12, c.vocabSize(), 5);
+        try (PointerScope scope = new PointerScope()) {
+            HfModelWriter.write(c, TensorSource.of("memory", w), dir.resolve("full"), ScalarType.BFloat16, 0);
+        } finally {
+            TinyModels.release(w);
+        }
+        for (QuantSpec spec : new QuantSpec[] {QuantSpec.nf4().withDoubleQuant(true), QuantSpec.of(QuantType.FP4), QuantSpec.of(QuantType.INT4).withGroupSize(32)}) {
+            Path q = dir.resolve(spec.type().lowerName());
+            ModelQuantizer.quantize(dir.resolve("full"), q, ModelQuantizer.Options.of(spec));
+            try (PointerScope scope = new PointerScope();
+                 LlamaModel adopted = ModelLoader.load(q, LoadOptions.cpu());
+                 LlamaModel onLoad = ModelLoader.load(dir.resolve("full"), LoadOptions.cpu().withQuant(spec))) {
+                QuantizedLinear l = (QuantizedLinear) adopted.projection("model.layers.0.self_attn.k_proj").base();
+                assertEquals(spec.type(), l.weight().type());
+                assertTrue(l.bias() != null, "Qwen2's k_proj bias is kept");
+                assertArrayEquals(logits(onLoad, ids), logits(adopted, ids), 0f,
+                        spec.type() + ": a checkpoint quantized ahead of time must compute exactly what quantize-on-load computes");
+                // --quant on an already-quantized checkpoint changes nothing: the stored layers are adopted as they are
+                try (LlamaModel again = ModelLoader.load(q, LoadOptions.cpu().withQuant(QuantSpec.nf4()))) {
+                    assertEquals(spec.type(), ((QuantizedLinear) again.projection("model.layers.1.mlp.up_proj").base()).weight().type());
+                }
+            }
+        }
+    }
+
+    @Test
     void peakMemoryWhileQuantizingOnLoadStaysNearOneTensorPlusTheQuantizedModel(@TempDir Path dir) throws IOException {
-        Assumptions.assumeTrue(PeakRss.supported(), "needs /proc/self/clear_refs (Linux)");
+        Assumptions.assumeTrue(ResidentMemory.peakResettable(), "needs /proc/self/clear_refs (Linux)");
         ObjectNode json = TinyModels.config("llama");
         json.put("hidden_size", 512);
         json.put("intermediate_size", 1536);
@@ -268,6 +302,12 @@ class ModelLoaderTest {
             Files.writeString(ok.resolve("config.json"), noHidden.toString());
             e = assertThrows(ModelFormatException.class, () -> ModelLoader.load(ok, LoadOptions.cpu()));
             assertTrue(e.getMessage().contains("missing or non-integer 'hidden_size'"), e.getMessage());
+
+            ObjectNode awq = TinyModels.config("llama");
+            awq.putObject("quantization_config").put("quant_method", "awq");
+            Files.writeString(ok.resolve("config.json"), awq.toString());
+            e = assertThrows(ModelFormatException.class, () -> ModelLoader.load(ok, LoadOptions.cpu()));
+            assertTrue(e.getMessage().contains("config.json: quantization_config.quant_method 'awq' is not supported"), e.getMessage());
 
             Files.writeString(ok.resolve("config.json"), "{not json");
             e = assertThrows(ModelFormatException.class, () -> ModelLoader.load(ok, LoadOptions.cpu()));
