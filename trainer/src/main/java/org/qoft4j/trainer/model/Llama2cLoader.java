@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Tensors;
 
 /**
@@ -116,6 +117,11 @@ public final class Llama2cLoader implements TensorSource {
         return ModelLoader.build(config, this, o);
     }
 
+    /** Writes the equivalent Hugging Face directory (config.json, model.safetensors in float32), atomically. */
+    public void convertToHf(Path outDir) {
+        HfModelWriter.write(config, this, outDir, null, 0);
+    }
+
     /** Loads {@code file} as a model. */
     public static LlamaModel load(Path file, LoadOptions o) {
         return open(file).load(o);
@@ -134,6 +140,12 @@ public final class Llama2cLoader implements TensorSource {
     @Override
     public long[] shape(String name) {
         return slice(name).shape().clone();
+    }
+
+    @Override
+    public ScalarType dtype(String name) {
+        slice(name);
+        return ScalarType.Float;
     }
 
     @Override

@@ -1,15 +1,23 @@
 package org.qoft4j.trainer.model;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.LinearLayer;
+import org.qoft4j.quant.linear.QuantizedLinear;
+import org.qoft4j.quant.QuantizedWeight;
+import org.qoft4j.quant.hf.BnbCheckpointCodec;
+import org.qoft4j.quant.hf.QuantizationConfig;
+import org.qoft4j.quant.safetensors.HfCheckpoint;
 
 /**
  * Builds a {@link LlamaModel} from named tensors, one tensor at a time: each is read, moved to the device,
@@ -27,7 +35,7 @@ public final class ModelLoader {
 
     /** Assembles a model whose tensors (Hugging Face names) come from {@code source}. */
     public static LlamaModel build(LlamaConfig c, TensorSource source, LoadOptions o) {
-        checkTensors(c, source);
+        checkTensors(c, source, module -> false);
         return build(c, source, o, (module, out, in, bias) -> denseOrQuantized(source, module, bias, o));
     }
 
@@ -122,9 +130,16 @@ public final class ModelLoader {
         return name.equals("self_attn.o_proj") ? c.outputBias() : c.qkvBias();
     }
 
-    /** Fails on the first missing or misshapen tensor, naming it, before anything is loaded. */
-    static void checkTensors(LlamaConfig c, TensorSource s) {
-        for (Map.Entry<String, long[]> e : expectedTensors(c).entrySet()) checkTensor(s, e.getKey(), e.getValue());
+    /**
+     * Fails on the first missing or misshapen tensor, naming it, before anything is loaded. The weights of modules
+     * that are {@code stored4bit} are checked when read (their stored shapes are the packed ones).
+     */
+    static void checkTensors(LlamaConfig c, TensorSource s, Predicate<String> stored4bit) {
+        for (Map.Entry<String, long[]> e : expectedTensors(c).entrySet()) {
+            String name = e.getKey();
+            if (name.endsWith(".weight") && stored4bit.test(name.substring(0, name.length() - ".weight".length()))) continue;
+            checkTensor(s, name, e.getValue());
+        }
     }
 
     static void checkTensor(TensorSource s, String name, long[] expected) {
@@ -136,12 +151,62 @@ public final class ModelLoader {
                     + ", expected " + TensorSource.shapeString(expected));
     }
 
+    /**
+     * One linear layer: kept in the compute dtype, or quantized from its stored dtype (bf16/fp16/fp32, as
+     * bitsandbytes records it) right after it is read; the full-precision tensor dies with the scope.
+     */
     private static LinearLayer denseOrQuantized(TensorSource s, String module, boolean bias, LoadOptions o) {
         try (PointerScope scope = new PointerScope()) {
-            Tensor w = floating(s, module + ".weight").to(o.device(), o.quant() == null ? o.dtype() : ScalarType.Float);
+            Tensor w = floating(s, module + ".weight");
             Tensor b = bias ? floating(s, module + ".bias").to(o.device(), o.dtype()) : null;
-            if (o.quant() == null) return new DenseLinear(w, b);
-            throw new ModelFormatException(module + ": quantize-on-load needs org.qoft4j.quant.linear.QuantizedLinear");
+            if (o.quant() == null) return new DenseLinear(w.to(o.device(), o.dtype()), b);
+            ScalarType stored = w.scalar_type().intern();
+            w = w.to(o.device(), stored == ScalarType.Double ? ScalarType.Float : stored);
+            try {
+                return QuantizedLinear.quantize(w, b, o.quant());
+            } catch (IllegalArgumentException e) {
+                throw new ModelFormatException(s.describe() + ": cannot quantize " + module + ".weight: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    /**
+     * Loads a Hugging Face model directory: {@code config.json} plus {@code model.safetensors} or the shards of
+     * {@code model.safetensors.index.json}.
+     */
+    public static LlamaModel load(Path dir, LoadOptions o) {
+        if (!Files.isDirectory(dir)) throw new ModelFormatException(dir + ": not a model directory");
+        LlamaConfig c = LlamaConfig.read(dir);
+        QuantizationConfig qc = HfConfigs.quantizationConfig(dir);
+        try (HfCheckpoint ckpt = HfCheckpoint.open(dir)) {
+            HfTensorSource src = new HfTensorSource(ckpt);
+            if (qc == null) return build(c, src, o);
+            // An already-quantized checkpoint: its 4-bit layers are adopted as stored, the rest stay as the checkpoint keeps them.
+            LoadOptions dense = o.withQuant(null);
+            checkTensors(c, src, module -> BnbCheckpointCodec.detect(ckpt, module).isPresent());
+            return build(c, src, o, (module, out, in, bias) -> BnbCheckpointCodec.detect(ckpt, module).isPresent()
+                    ? adopt(ckpt, src, module, out, in, bias, o)
+                    : denseOrQuantized(src, module, bias, dense));
+        }
+    }
+
+    /** A 4-bit layer read from a bitsandbytes / GPTQ checkpoint, checked against the config's shape and moved to the device. */
+    private static LinearLayer adopt(HfCheckpoint ckpt, TensorSource src, String module, long out, long in, boolean bias, LoadOptions o) {
+        QuantizedWeight w = BnbCheckpointCodec.read(ckpt, module);
+        try (PointerScope scope = new PointerScope()) {
+            if (w.rows() != out || w.cols() != in)
+                throw new ModelFormatException(ckpt.dir() + ": quantized layer " + module + " is [" + w.rows() + ", " + w.cols() + "], expected ["
+                        + out + ", " + in + "]");
+            if (!w.device().equals(o.device())) {
+                QuantizedWeight moved = w.to(o.device());
+                w.close();
+                w = moved;
+            }
+            Tensor b = bias ? floating(src, module + ".bias").to(o.device(), o.dtype()) : null;
+            return new QuantizedLinear(w, b);
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
         }
     }
 

@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Tensors;
 
 /**
@@ -23,6 +24,9 @@ public interface TensorSource extends AutoCloseable {
 
     /** The stored shape of {@code name} (without reading its data). */
     long[] shape(String name);
+
+    /** The stored dtype of {@code name}. */
+    ScalarType dtype(String name);
 
     /** A new CPU tensor holding {@code name} in its stored dtype; the caller owns it. */
     Tensor load(String name);
@@ -47,6 +51,11 @@ public interface TensorSource extends AutoCloseable {
             @Override
             public long[] shape(String name) {
                 return Tensors.shape(get(name));
+            }
+
+            @Override
+            public ScalarType dtype(String name) {
+                return get(name).scalar_type().intern();
             }
 
             @Override
