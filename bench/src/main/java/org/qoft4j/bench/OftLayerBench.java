@@ -38,7 +38,7 @@ import java.util.concurrent.TimeUnit;
  * The input requires grad, as inside a network, so every variant also computes dL/dx.
  */
 @State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
+@BenchmarkMode(Mode.SampleTime) // per-call samples: the low percentiles stay meaningful on a shared, loaded machine
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 public class OftLayerBench {
     static final int FEATURES = 2048, TOKENS = 512, BLOCK = 32;
@@ -47,13 +47,17 @@ public class OftLayerBench {
     @Param({"dense", "nf4"})
     public String base;
 
+    /** libtorch intra-op threads; 0: all processors. */
+    @Param({"0"})
+    public int threads;
+
     private LinearLayer frozen;
     private AdapterLayer v2, v1;
     private Tensor x, upstream;
 
     @Setup(Level.Trial)
     public void setup() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         try (PointerScope scope = new PointerScope()) {
             Generator g = torch.make_generator_cpu(1);
             TensorOptions f32 = new TensorOptions(ScalarType.Float);

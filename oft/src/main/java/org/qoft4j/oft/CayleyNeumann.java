@@ -22,17 +22,23 @@ public final class CayleyNeumann {
      * …, (1,2), …) to {@code Q [m, b, b]} with {@code Q[i][j] = v[k]}, {@code Q[j][i] = -v[k]}.
      */
     public static Tensor skew(Tensor vec, int b) {
+        return skew(vec, upperTriangleIndex(b, vec));
+    }
+
+    /** {@link #skew(Tensor, int)} with a precomputed {@link #upperTriangleIndex} (on vec's device). */
+    static Tensor skew(Tensor vec, Tensor index) {
         long m = vec.size(0), n = vec.size(1);
+        int b = (int) Math.round(Math.sqrt(index.numel()));
         if (n != (long) b * (b - 1) / 2)
             throw new IllegalArgumentException("a block of size " + b + " stores " + (long) b * (b - 1) / 2 + " values, got " + n);
         // Gather from [vec | 0]: the index map sends each (i, j), i < j, to its k and everything else to the zero column.
         Tensor padded = torch.cat(new TensorVector(vec, torch.zeros(new long[] {m, 1}, vec.options())), 1); // [m, n+1]
-        Tensor upper = padded.index_select(1, upperTriangleIndex(b, vec)).reshape(m, b, b);
+        Tensor upper = padded.index_select(1, index).reshape(m, b, b);
         return upper.sub(upper.transpose(1, 2));
     }
 
-    /** {@code [b*b]} indices into {@code [vec | 0]}, on vec's device. */
-    private static Tensor upperTriangleIndex(int b, Tensor like) {
+    /** {@code [b*b]} indices into {@code [vec | 0]}, on the device of {@code like}. */
+    static Tensor upperTriangleIndex(int b, Tensor like) {
         long zero = (long) b * (b - 1) / 2;
         long[] idx = new long[b * b];
         int k = 0;
@@ -76,7 +82,11 @@ public final class CayleyNeumann {
 
     /** Rotations from stored vectors: {@code vec [m, b(b-1)/2] -> R [m, b, b]}. */
     public static Tensor rotation(Tensor vec, int b, int terms, boolean useNeumann, CayleyConvention convention) {
-        Tensor q = skew(vec, b);
+        return rotation(skew(vec, b), terms, useNeumann, convention);
+    }
+
+    /** Rotations from skew-symmetric {@code Q [m, b, b]}. */
+    static Tensor rotation(Tensor q, int terms, boolean useNeumann, CayleyConvention convention) {
         return useNeumann ? neumann(q, terms) : exact(q, convention);
     }
 

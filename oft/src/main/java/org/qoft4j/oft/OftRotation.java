@@ -22,6 +22,7 @@ public final class OftRotation implements AutoCloseable {
     private final OftConfig config;
     private final BlockSizes.Layout layout;
     private final Tensor weight; // [rows, b(b-1)/2] float32
+    private final Tensor index;  // [b*b] gather map of CayleyNeumann.skew, built once on the parameter's device
 
     /**
      * @param seed used only when {@code config.initWeights()} is false: normal(0, 0.1) drawn on the CPU from a libtorch
@@ -40,6 +41,7 @@ public final class OftRotation implements AutoCloseable {
         }
         if (device != null && !device.is_cpu()) init = init.to(device, ScalarType.Float);
         this.weight = init.detach().set_requires_grad(true).retainReference();
+        this.index = CayleyNeumann.upperTriangleIndex(layout.blockSize(), weight).retainReference();
     }
 
     public OftConfig config() {
@@ -66,7 +68,7 @@ public final class OftRotation implements AutoCloseable {
      */
     public Tensor blocks() {
         if (config.coft()) projectCoft();
-        Tensor r = CayleyNeumann.rotation(weight, layout.blockSize(), config.neumannTerms(), config.useCayleyNeumann(),
+        Tensor r = CayleyNeumann.rotation(CayleyNeumann.skew(weight, index), config.neumannTerms(), config.useCayleyNeumann(),
                 config.exactConvention());
         return config.blockShare() ? r.expand(layout.blocks(), layout.blockSize(), layout.blockSize()) : r;
     }
@@ -100,5 +102,6 @@ public final class OftRotation implements AutoCloseable {
     @Override
     public void close() {
         weight.releaseReference();
+        index.releaseReference();
     }
 }
