@@ -71,7 +71,7 @@ public final class RecomputeStep implements BackwardPass {
                     Tensor x = passDown ? in.detach().set_requires_grad(true) : in;
                     Tensor out = model.layer(layer).forward(x, ctx);
                     torch.backward(new TensorVector(out), new TensorVector(grad), new BoolOptional(false), false, new TensorVector());
-                    return passDown ? x.grad() : null;
+                    return passDown ? x.grad().detach() : null; // grad() is a view into x's autograd data, which dies with this scope
                 });
                 micro.detach(in); // this layer's saved input is no longer needed
                 micro.detach(grad);

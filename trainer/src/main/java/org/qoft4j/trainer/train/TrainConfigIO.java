@@ -21,6 +21,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * {@link TrainConfig} from layers of settings, each applied on top of the previous: the defaults (or a checkpoint's
@@ -110,6 +111,15 @@ public final class TrainConfigIO {
         List<String> keys = new ArrayList<>();
         YAML.valueToTree(TrainConfig.defaults()).fieldNames().forEachRemaining(keys::add);
         return keys;
+    }
+
+    /** {@code "key (checkpoint: a, now: b)"} for every option outside {@code ignoring} whose value differs. */
+    public static List<String> differences(TrainConfig before, TrainConfig now, Set<String> ignoring) {
+        ObjectNode a = YAML.valueToTree(before), b = YAML.valueToTree(now);
+        List<String> d = new ArrayList<>();
+        for (String k : keys())
+            if (!ignoring.contains(k) && !a.get(k).equals(b.get(k))) d.add(k + " (checkpoint: " + a.get(k) + ", now: " + b.get(k) + ")");
+        return d;
     }
 
     private static void apply(ObjectNode node, Layer layer) {
