@@ -153,7 +153,7 @@ public record TrainConfig(
         return Path.of(out);
     }
 
-    public boolean isOft() {
+    public boolean usesOft() {
         return "oft".equals(adapter);
     }
 
@@ -164,7 +164,7 @@ public record TrainConfig(
 
     /** The adapter these options describe: OFTv2 with block size and Neumann terms, or LoRA with rank, alpha and dropout. */
     public AdapterConfig adapterConfig() {
-        if (isOft()) return OftConfig.defaults().withBlockSize(oftBlockSize).withNeumannTerms(neumannTerms).withTargetModules(targets());
+        if (usesOft()) return OftConfig.defaults().withBlockSize(oftBlockSize).withNeumannTerms(neumannTerms).withTargetModules(targets());
         return new LoraConfig(loraR, loraAlpha, loraDropout, false, targets());
     }
 

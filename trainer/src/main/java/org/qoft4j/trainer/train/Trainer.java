@@ -156,7 +156,7 @@ public final class Trainer {
             if (!Double.isFinite(gradNorm)) throw diverged(step + 1, "the gradient norm is " + gradNorm + " (loss " + loss + ")");
             optimizer.step(lr);
             double seconds = (System.nanoTime() - t0) / 1e9;
-            Double orth = config.isOft() ? adapters.maxOrthogonalityError() : null;
+            Double orth = config.usesOft() ? adapters.maxOrthogonalityError() : null;
             return new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
                     ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth);
         }
