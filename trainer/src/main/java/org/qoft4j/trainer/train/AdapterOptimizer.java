@@ -43,7 +43,7 @@ public final class AdapterOptimizer implements AutoCloseable {
      * gradient is scaled by {@code maxNorm / norm}.
      */
     public double clipGradNorm(double maxNorm) {
-        return torch.clip_grad_norm_(params, maxNorm > 0 ? maxNorm : Double.MAX_VALUE, 2.0, false);
+        return torch.clip_grad_norm_(params, maxNorm > 0 ? maxNorm : Float.MAX_VALUE, 2.0, false); // libtorch converts it to float
     }
 
     /** One AdamW update at learning rate {@code lr}. */

@@ -7,7 +7,7 @@ package org.qoft4j.trainer.train;
  * <p>Step {@code s} (0-based) during warmup uses {@code peak * (s + 1) / warmup}, so the first step already
  * learns (HF's schedule starts at 0 and wastes it); after warmup the cosine runs over
  * {@code progress = (s - warmup) / (total - warmup - 1)}, from {@code peak} at the first decay step to the floor
- * at the last.
+ * at the last (a lone decay step runs at the peak).
  *
  * @param peak       the largest learning rate
  * @param warmup     warmup steps (0 = none)
@@ -30,7 +30,7 @@ public record LrSchedule(double peak, int warmup, int totalSteps, double minRati
         if (step < 0) throw new IllegalArgumentException("step must be >= 0, got " + step);
         if (step < warmup) return peak * (step + 1) / warmup;
         int decaySteps = totalSteps - warmup - 1;
-        double progress = decaySteps <= 0 ? 1 : Math.min(1.0, (step - warmup) / (double) decaySteps);
+        double progress = decaySteps <= 0 ? 0 : Math.min(1.0, (step - warmup) / (double) decaySteps);
         double floor = peak * minRatio;
         return floor + (peak - floor) * 0.5 * (1 + Math.cos(Math.PI * progress));
     }
