@@ -14,7 +14,7 @@ public sealed interface BackwardPass permits RecomputeStep, FullGraphStep {
     record Loss(double nllSum, long tokens) {}
 
     /**
-     * Forward and backward of one micro-batch.
+     * Forward and backward of one micro-batch (grad mode is switched on for it, whatever the caller's).
      *
      * @param scale the gradient is that of {@code scale * nllSum}; the trainer passes 1 / (scored tokens of the whole
      *              optimizer step), so accumulated micro-batches add up to the mean over the step's tokens

@@ -1,6 +1,7 @@
 package org.qoft4j.trainer.train;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -25,7 +26,7 @@ public final class FullGraphStep implements BackwardPass {
 
     @Override
     public Loss run(Batch batch, double scale) {
-        try (PointerScope micro = new PointerScope()) {
+        try (PointerScope micro = new PointerScope(); AutoGradMode grad = new AutoGradMode(true)) {
             AttentionContext ctx = batch.context(model);
             Tensor h = model.embed(batch.inputIdsTensor());
             for (DecoderLayer l : model.layers()) h = l.forward(h, ctx);

@@ -2,6 +2,7 @@ package org.qoft4j.trainer.train;
 
 import java.util.function.Supplier;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -38,7 +39,7 @@ public final class RecomputeStep implements BackwardPass {
     public Loss run(Batch batch, double scale) {
         int n = model.numLayers();
         int lowest = BackwardPass.lowestAdaptedLayer(model);
-        try (PointerScope micro = new PointerScope()) {
+        try (PointerScope micro = new PointerScope(); AutoGradMode grad = new AutoGradMode(true)) {
             AttentionContext ctx = batch.context(model);
             Tensor[] inputs = new Tensor[n];
             RngState.Snapshot[] rngBefore = new RngState.Snapshot[n];
