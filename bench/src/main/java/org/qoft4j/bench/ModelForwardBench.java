@@ -43,7 +43,7 @@ import org.qoft4j.trainer.model.RandomWeights;
 @Measurement(iterations = 3, time = 5)
 @Fork(1)
 public class ModelForwardBench {
-    static final int TOKENS = 512;
+    static final int TOKENS = 256;
 
     @Param({"none", "nf4"})
     public String quant;

@@ -58,6 +58,7 @@ public final class ModelOptions {
     }
 
     LoadOptions loadOptions() {
+        if (!device.matches("cpu|cuda(:\\d+)?")) throw new IllegalArgumentException("--device '" + device + "': expected cpu, cuda or cuda:N");
         Device d = new Device(device);
         if (d.is_cuda() && !torch.cuda_is_available())
             throw new IllegalArgumentException("--device " + device + ": CUDA is not available (build with -Pgpu on a machine with an NVIDIA GPU)");

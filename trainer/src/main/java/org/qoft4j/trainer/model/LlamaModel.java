@@ -166,8 +166,8 @@ public final class LlamaModel implements AutoCloseable {
         Tensor[] cs = rope.cosSin(pos, dtype, device);
         boolean windowed = config.slidingWindow() > 0 && length > config.slidingWindow();
         if (!windowed) return new AttentionContext(cs[0], cs[1], null, true, batch, length);
-        Tensor seq = torch.zeros(new long[] {batch, length}, new TensorOptions(ScalarType.Long));
-        return new AttentionContext(cs[0], cs[1], packedMask(seq, pos), false, batch, length);
+        Tensor seq = torch.zeros(new long[] {batch, length}, new TensorOptions(ScalarType.Long).device(new DeviceOptional(device)));
+        return new AttentionContext(cs[0], cs[1], packedMask(seq, pos.to(device, ScalarType.Long)), false, batch, length);
     }
 
     /**

@@ -61,11 +61,7 @@ class LlamaModelTest {
                     rows[1][0], rows[1][1], rows[1][2], rows[1][3], rows[1][4], rows[1][5], rows[1][6], rows[1][7], rows[1][8]}, 2, 9);
             float[] got = Tensors.toFloats(m.forward(ids));
             double worst = 0;
-            for (int b = 0; b < 2; b++) {
-                double[][] want = ref.forward(rows[b]);
-                for (int t = 0; t < 9; t++)
-                    for (int v = 0; v < c.vocabSize(); v++) worst = Math.max(worst, Math.abs(got[(b * 9 + t) * c.vocabSize() + v] - want[t][v]));
-            }
+            for (int b = 0; b < 2; b++) worst = Math.max(worst, TinyModels.maxDiff(got, b * 9, ref.forward(rows[b])));
             assertTrue(worst < TOL, name + ": max |logit - reference| = " + worst);
         } finally {
             TinyModels.release(w);
@@ -107,9 +103,7 @@ class LlamaModelTest {
     }
 
     private static void assertClose(double[][] want, float[] got, int offset, int vocab, String what) {
-        double worst = 0;
-        for (int t = 0; t < want.length; t++)
-            for (int v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(got[(offset + t) * vocab + v] - want[t][v]));
+        double worst = TinyModels.maxDiff(got, offset, want);
         assertTrue(worst < TOL, what + ": max diff " + worst);
     }
 
@@ -191,6 +185,30 @@ class LlamaModelTest {
             assertTrue(worst > 0 && worst < 0.05 * Math.max(1, scale), "bf16 vs fp32 logits: max diff " + worst + " (max |logit| " + scale + ")");
         } finally {
             TinyModels.release(w);
+        }
+    }
+
+    @Test
+    void randomWeightsAreSeededPerTensorAndLeaveTheGlobalGeneratorAlone() {
+        LlamaConfig c = TinyModels.parse(TinyModels.config("qwen2"));
+        try (PointerScope scope = new PointerScope()) {
+            org.bytedeco.pytorch.global.torch.manual_seed(5);
+            float before = org.bytedeco.pytorch.global.torch.rand(1).item_float();
+            org.bytedeco.pytorch.global.torch.manual_seed(5);
+            RandomWeights a = new RandomWeights(c, 1), b = new RandomWeights(c, 1), other = new RandomWeights(c, 2);
+            float[] q = Tensors.toFloats(a.load("model.layers.0.self_attn.q_proj.weight"));
+            assertEquals(before, org.bytedeco.pytorch.global.torch.rand(1).item_float(), "global RNG untouched");
+            assertTrue(java.util.Arrays.equals(q, Tensors.toFloats(b.load("model.layers.0.self_attn.q_proj.weight"))), "same seed, same tensor");
+            assertTrue(!java.util.Arrays.equals(q, Tensors.toFloats(other.load("model.layers.0.self_attn.q_proj.weight"))));
+            assertTrue(!java.util.Arrays.equals(q, Tensors.toFloats(a.load("model.layers.1.self_attn.q_proj.weight"))));
+            double ss = 0;
+            for (float x : q) ss += x * x;
+            assertEquals(0.02, Math.sqrt(ss / q.length), 0.003);
+            for (float x : Tensors.toFloats(a.load("model.norm.weight"))) assertEquals(1f, x);
+            for (float x : Tensors.toFloats(a.load("model.layers.0.self_attn.k_proj.bias"))) assertEquals(0f, x);
+            try (LlamaModel m = ModelLoader.build(c, a, LoadOptions.cpu())) {
+                for (float x : Tensors.toFloats(m.forward(Tensors.ofLongs(new long[] {1, 2, 3}, 1, 3)))) assertTrue(Float.isFinite(x));
+            }
         }
     }
 }

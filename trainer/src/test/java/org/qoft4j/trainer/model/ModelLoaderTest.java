@@ -81,19 +81,13 @@ class ModelLoaderTest {
             }
             for (String name : new String[] {"single", "sharded"}) {
                 try (LlamaModel m = ModelLoader.load(dir.resolve(name), LoadOptions.cpu())) {
-                    float[] got = logits(m, ids);
-                    double worst = 0;
-                    for (int t = 0; t < ids.length; t++)
-                        for (int v = 0; v < c.vocabSize(); v++) worst = Math.max(worst, Math.abs(got[t * c.vocabSize() + v] - want[t][v]));
+                    double worst = TinyModels.maxDiff(logits(m, ids), 0, want);
                     assertTrue(worst < 1e-5, name + ": max diff to the double-precision reference " + worst);
                 }
             }
             try (LlamaModel m = ModelLoader.load(dir.resolve("bf16"), LoadOptions.cpu())) {
                 assertEquals("bfloat16", m.config().torchDtype());
-                float[] got = logits(m, ids);
-                double worst = 0;
-                for (int t = 0; t < ids.length; t++)
-                    for (int v = 0; v < c.vocabSize(); v++) worst = Math.max(worst, Math.abs(got[t * c.vocabSize() + v] - want[t][v]));
+                double worst = TinyModels.maxDiff(logits(m, ids), 0, want);
                 assertTrue(worst < 0.1, "bf16-stored weights computed in fp32 stay close: " + worst);
             }
         } catch (IOException e) {
