@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.qoft4j.oft.peft.PeftAdapter;
 import org.qoft4j.trainer.data.JsonlDataset;
 import org.qoft4j.trainer.data.SampleEncoder;
 import org.qoft4j.trainer.eval.Evaluator;
@@ -47,7 +48,9 @@ public final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         long start = System.nanoTime();
         TextTokenizer tok = model.loadTokenizerIfPresent();
+        PeftAdapter adapter = null;
         try (LlamaModel m = model.load()) {
+            adapter = model.attachAdapter(m);
             JsonlDataset ds = JsonlDataset.read(data, new SampleEncoder(tok, trainOnPrompt, m.config().vocabSize()), skipMalformed, maxSamples);
             Evaluator.Result r = Evaluator.evaluate(m, ds.samples(), seqLen, batchSize, !noPacking);
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -60,6 +63,7 @@ public final class EvalCommand implements Callable<Integer> {
             o.put("truncated_samples", r.truncated());
             o.put("skipped_lines", ds.skipped());
             o.put("model", model.model.toString());
+            if (adapter != null) o.put("adapter", model.adapter.toString());
             o.put("data", data.toString());
             o.put("quant", model.quant);
             o.put("dtype", m.dtype().intern().toString());
@@ -69,6 +73,7 @@ public final class EvalCommand implements Callable<Integer> {
             if (r.truncated() > 0) System.err.println(r.truncated() + " samples were longer than --seq-len " + seqLen + " and were truncated");
             if (ds.skipped() > 0) System.err.println("skipped " + ds.skipped() + " malformed lines, e.g. " + ds.skipReasons().get(0));
         } finally {
+            ModelOptions.close(adapter);
             if (tok != null) tok.close();
         }
         return 0;

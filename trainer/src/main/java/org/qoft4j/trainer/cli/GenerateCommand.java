@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import org.qoft4j.oft.peft.PeftAdapter;
 import org.qoft4j.trainer.model.GenerationConfig;
 import org.qoft4j.trainer.model.Generator;
 import org.qoft4j.trainer.model.LlamaModel;
@@ -44,7 +45,9 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        PeftAdapter adapter = null;
         try (TextTokenizer tok = model.loadTokenizer(); LlamaModel m = model.load()) {
+            adapter = model.attachAdapter(m);
             long[] ids;
             if (chat) {
                 List<ChatMessage> messages = new ArrayList<>();
@@ -65,6 +68,8 @@ public final class GenerateCommand implements Callable<Integer> {
             System.out.println(tok.decode(out, true));
             System.err.printf("[%d prompt tokens, %d new tokens in %.2f s (%.1f tokens/s), stopped by %s]%n", ids.length, r.tokens().length, seconds,
                     r.tokens().length / seconds, r.finishReason() == Generator.FinishReason.STOP_TOKEN ? "EOS" : "the token limit");
+        } finally {
+            ModelOptions.close(adapter);
         }
         return 0;
     }

@@ -5,6 +5,9 @@ import java.nio.file.Path;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.oft.AdapterLayer;
+import org.qoft4j.oft.peft.PeftAdapter;
+import org.qoft4j.oft.peft.PeftAdapterIO;
 import org.qoft4j.trainer.model.Llama2cLoader;
 import org.qoft4j.trainer.model.LlamaModel;
 import org.qoft4j.trainer.model.LoadOptions;
@@ -34,7 +37,28 @@ public final class ModelOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads for libtorch (default: all cores)")
     Integer threads;
 
+    @Option(names = "--adapter", paramLabel = "DIR", description = "PEFT adapter directory (OFT or LoRA) to apply to the model")
+    Path adapter;
+
+    /** Attaches {@code --adapter} to {@code m}, or does nothing without it; the caller closes the returned adapter. */
+    PeftAdapter attachAdapter(LlamaModel m) {
+        if (adapter == null) return null;
+        PeftAdapter a = PeftAdapterIO.read(adapter, m.baseLayers(), m.device());
+        if (a.layers().isEmpty()) {
+            close(a);
+            throw new IllegalArgumentException(adapter + ": the adapter targets none of the model's linear layers");
+        }
+        a.layers().values().forEach(l -> l.train(false));
+        m.attach(a.layers());
+        return a;
+    }
+
+    static void close(PeftAdapter a) {
+        if (a != null) a.layers().values().forEach(AdapterLayer::close);
+    }
+
     LoadOptions loadOptions() {
+        if (!device.matches("cpu|cuda(:\\d+)?")) throw new IllegalArgumentException("--device '" + device + "': expected cpu, cuda or cuda:N");
         Device d = new Device(device);
         if (d.is_cuda() && !torch.cuda_is_available())
             throw new IllegalArgumentException("--device " + device + ": CUDA is not available (build with -Pgpu on a machine with an NVIDIA GPU)");

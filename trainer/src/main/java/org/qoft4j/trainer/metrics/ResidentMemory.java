@@ -1,5 +1,7 @@
 package org.qoft4j.trainer.metrics;
 
+import com.sun.jna.Function;
+import com.sun.jna.NativeLibrary;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -32,6 +34,27 @@ public final class ResidentMemory {
             Files.writeString(CLEAR_REFS, "5");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot reset the resident-memory peak via " + CLEAR_REFS, e);
+        }
+    }
+
+    /**
+     * Returns freed native heap memory to the operating system (glibc's {@code malloc_trim(0)}); a no-op where the C
+     * library has no such function. glibc raises its mmap threshold as large blocks are freed, after which freed
+     * tensors stay resident in a fragmented heap: loading a quantized model tensor by tensor would otherwise keep
+     * roughly the full-precision model's worth of freed memory resident.
+     */
+    public static void releaseFreedNativeMemory() {
+        Function trim = MALLOC_TRIM;
+        if (trim != null) trim.invokeInt(new Object[] {0});
+    }
+
+    private static final Function MALLOC_TRIM = mallocTrim();
+
+    private static Function mallocTrim() {
+        try {
+            return NativeLibrary.getInstance("c").getFunction("malloc_trim");
+        } catch (UnsatisfiedLinkError e) {
+            return null; // not glibc
         }
     }
 

@@ -18,6 +18,7 @@ import org.qoft4j.quant.QuantizedWeight;
 import org.qoft4j.quant.hf.BnbCheckpointCodec;
 import org.qoft4j.quant.hf.QuantizationConfig;
 import org.qoft4j.quant.safetensors.HfCheckpoint;
+import org.qoft4j.trainer.metrics.ResidentMemory;
 
 /**
  * Builds a {@link LlamaModel} from named tensors, one tensor at a time: each is read, moved to the device,
@@ -64,6 +65,7 @@ public final class ModelLoader {
                     LinearLayer l = linears.create(p + name, shape[0], shape[1], projectionBias(c, name));
                     lin.put(name, l);
                     built.add(() -> DecoderLayer.release(l));
+                    if (o.quant() != null || l instanceof QuantizedLinear) ResidentMemory.releaseFreedNativeMemory(); // see there
                 }
                 // the norms and linears now belong to the layer
                 layers.add(new DecoderLayer(i, c, in, post, qn, kn, lin));

@@ -2,10 +2,14 @@ package org.qoft4j.trainer.model;
 
 import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
+import org.bytedeco.pytorch.DimnameListOptional;
+import org.bytedeco.pytorch.Generator;
+import org.bytedeco.pytorch.GeneratorOptional;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.qoft4j.quant.Tensors;
 
 /**
  * Random weights for a config, generated tensor by tensor (so a random 4-bit model is built without a
@@ -47,16 +51,13 @@ public final class RandomWeights implements TensorSource {
     @Override
     public Tensor load(String name) {
         long[] s = shape0(name);
-        long n = 1;
-        for (long d : s) n *= d;
-        float[] v = new float[Math.toIntExact(n)];
-        if (name.endsWith("norm.weight")) java.util.Arrays.fill(v, 1f);
-        else if (!name.endsWith(".bias")) {
-            SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
-            double a = STD * Math.sqrt(3); // uniform on [-a, a] has standard deviation STD
-            for (int i = 0; i < v.length; i++) v[i] = (float) ((2 * r.nextDouble() - 1) * a);
-        }
-        return Tensors.of(v, s);
+        TensorOptions f32 = new TensorOptions(ScalarType.Float);
+        if (name.endsWith("norm.weight")) return torch.ones(s, f32);
+        if (name.endsWith(".bias")) return torch.zeros(s, f32);
+        // generated natively from a generator of its own: no Java copy, and libtorch's global RNG is left alone
+        Generator g = torch.make_generator_cpu(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+        double a = STD * Math.sqrt(3); // uniform on [-a, a] has standard deviation STD
+        return torch.rand(s, new GeneratorOptional(g), new DimnameListOptional(), f32).mul(new Scalar(2 * a)).sub(new Scalar(a));
     }
 
     private long[] shape0(String name) {

@@ -21,6 +21,10 @@ import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.qoft4j.oft.AdapterLayer;
+import org.qoft4j.oft.OftConfig;
+import org.qoft4j.oft.OftLayer;
+import org.qoft4j.oft.peft.PeftAdapterIO;
 import org.qoft4j.quant.Tensors;
 import org.qoft4j.trainer.data.Sample;
 import org.qoft4j.trainer.data.SampleEncoder;
@@ -172,6 +176,42 @@ class CliTest {
         Run s2 = run("generate", "--model", model.toString(), "--prompt", "x", "--chat", "--temperature", "1.5", "--top-p", "0.9", "--seed", "3");
         assertEquals(0, s1.code(), s1.err());
         assertEquals(s1.out(), s2.out(), "same seed, same sample");
+    }
+
+    @Test
+    void evalAndGenerateApplyAPeftAdapter() throws IOException {
+        Path data = dir.resolve("adapter.jsonl");
+        Files.writeString(data, "{\"text\": \"the user is here and there\"}\n{\"messages\": [{\"role\": \"user\", \"content\": \"Q?\"}, "
+                + "{\"role\": \"assistant\", \"content\": \"use it\"}]}\n");
+        Path adapterDir = dir.resolve("oft-adapter");
+        double want, plain;
+        try (TextTokenizer tok = TextTokenizer.load(model); LlamaModel m = ModelLoader.load(model, LoadOptions.cpu())) {
+            SampleEncoder enc = new SampleEncoder(tok, false, 300);
+            ObjectMapper om = new ObjectMapper();
+            List<Sample> samples = new java.util.ArrayList<>();
+            for (String l : Files.readAllLines(data)) samples.add(enc.encode(om.readTree(l)));
+            plain = directLoss(m, samples);
+            // non-trivial rotations (PEFT's init_weights=False draws them from N(0, 0.1))
+            OftConfig cfg = OftConfig.defaults().withBlockSize(8).withInitWeights(false);
+            Map<String, AdapterLayer> layers = new java.util.LinkedHashMap<>();
+            long seed = 0;
+            for (var e : m.projections().entrySet())
+                layers.put(e.getKey(), e.getValue().attach(new OftLayer(e.getValue().base(), cfg, e.getKey(), seed++, m.device())));
+            want = directLoss(m, samples);
+            PeftAdapterIO.write(adapterDir, layers, model.toString());
+            layers.values().forEach(AdapterLayer::close);
+        }
+        assertTrue(Math.abs(want - plain) > 1e-3, "the adapter must change the model: " + plain + " vs " + want);
+        Run r = run("eval", "--model", model.toString(), "--adapter", adapterDir.toString(), "--data", data.toString());
+        assertEquals(0, r.code(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out().trim());
+        assertEquals(want, j.get("loss").asDouble(), 1e-5);
+        assertEquals(adapterDir.toString(), j.get("adapter").asText());
+        Run g = run("generate", "--model", model.toString(), "--adapter", adapterDir.toString(), "--prompt", "the", "--max-new-tokens", "5");
+        assertEquals(0, g.code(), g.err());
+        Run missing = run("eval", "--model", model.toString(), "--adapter", dir.resolve("none").toString(), "--data", data.toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("adapter_config.json"), missing.err());
     }
 
     @Test

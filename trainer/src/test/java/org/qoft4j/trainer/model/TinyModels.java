@@ -93,6 +93,14 @@ public final class TinyModels {
         return ref;
     }
 
+    /** max |got - want| where {@code got} holds logits row-major and {@code want[t]} is position {@code firstRow + t}. */
+    static double maxDiff(float[] got, int firstRow, double[][] want) {
+        double worst = 0;
+        for (int t = 0; t < want.length; t++)
+            for (int v = 0; v < want[t].length; v++) worst = Math.max(worst, Math.abs(got[(firstRow + t) * want[t].length + v] - want[t][v]));
+        return worst;
+    }
+
     public static void release(Map<String, Tensor> w) {
         w.values().forEach(Tensor::releaseReference);
     }
