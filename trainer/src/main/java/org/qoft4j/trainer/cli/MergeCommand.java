@@ -1,8 +1,6 @@
 package org.qoft4j.trainer.cli;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch;
@@ -10,11 +8,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.oft.AdapterLayer;
 import org.qoft4j.oft.peft.PeftAdapter;
 import org.qoft4j.oft.peft.PeftAdapterIO;
-import org.qoft4j.quant.linear.LinearLayer;
 import org.qoft4j.trainer.model.LlamaModel;
 import org.qoft4j.trainer.model.LoadOptions;
 import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.model.Projection;
 import org.qoft4j.trainer.train.MergedModel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -46,9 +42,7 @@ public final class MergeCommand implements Callable<Integer> {
         torch.set_num_threads(Runtime.getRuntime().availableProcessors());
         LoadOptions o = LoadOptions.cpu().withDtype(ScalarType.Float).withQuant(LoadOptions.parseQuant(quant));
         try (PointerScope scope = new PointerScope(); LlamaModel m = ModelLoader.load(model, o)) {
-            Map<String, LinearLayer> bases = new LinkedHashMap<>();
-            for (Projection p : m.projections().values()) bases.put(p.path(), p.base());
-            PeftAdapter a = PeftAdapterIO.read(adapter, bases, null);
+            PeftAdapter a = PeftAdapterIO.read(adapter, m.baseLayers(), null);
             try {
                 MergedModel.write(model, m, a.layers(), out);
             } finally {

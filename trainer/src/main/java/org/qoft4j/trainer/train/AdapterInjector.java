@@ -33,7 +33,7 @@ public final class AdapterInjector {
             for (Projection p : model.projections().values()) {
                 if (!config.targetModules().matches(p.path())) continue;
                 long layerSeed = seed * 1_000_003L + i++;
-                layers.put(p.path(), p.replace(base -> create(base, config, p.path(), layerSeed, model.device()), a -> a::forward));
+                layers.put(p.path(), p.attach(create(p.base(), config, p.path(), layerSeed, model.device())));
             }
         } catch (RuntimeException e) {
             Adapters.remove(model, layers);

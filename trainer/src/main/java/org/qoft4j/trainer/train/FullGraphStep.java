@@ -26,7 +26,7 @@ public final class FullGraphStep implements BackwardPass {
 
     @Override
     public Loss run(Batch batch, double scale) {
-        try (PointerScope micro = new PointerScope(); AutoGradMode grad = new AutoGradMode(true)) {
+        try (PointerScope micro = new PointerScope(); AutoGradMode gradMode = new AutoGradMode(true)) {
             AttentionContext ctx = batch.context(model);
             Tensor h = model.embed(batch.inputIdsTensor());
             for (DecoderLayer l : model.layers()) h = l.forward(h, ctx);

@@ -39,7 +39,7 @@ public final class RecomputeStep implements BackwardPass {
     public Loss run(Batch batch, double scale) {
         int n = model.numLayers();
         int lowest = BackwardPass.lowestAdaptedLayer(model);
-        try (PointerScope micro = new PointerScope(); AutoGradMode grad = new AutoGradMode(true)) {
+        try (PointerScope micro = new PointerScope(); AutoGradMode gradMode = new AutoGradMode(true)) {
             AttentionContext ctx = batch.context(model);
             Tensor[] inputs = new Tensor[n];
             RngState.Snapshot[] rngBefore = new RngState.Snapshot[n];

@@ -42,7 +42,7 @@ class CheckpointResumeTest {
 
     @BeforeEach
     void writeData() throws IOException {
-        // 30 samples of 9..20 tokens packed into rows of 64: 3 batches of 2 rows per epoch, so step 4 of 8 is mid-epoch
+        // 27 training samples of 9..20 tokens packed into rows of 64: 4 batches of up to 2 rows per epoch, so step 3 is mid-epoch
         List<org.qoft4j.trainer.data.Sample> samples = new ArrayList<>();
         for (int i = 0; i < 30; i++) samples.addAll(TinyLlama.countUp(1, 9 + (i * 7) % 12, 100 + i));
         data = TinyLlama.writeJsonl(tmp.resolve("train.jsonl"), samples);
@@ -50,7 +50,7 @@ class CheckpointResumeTest {
 
     TrainConfig config(String adapter, String out, String... more) {
         TrainConfig c = TinyLlama.with(TinyLlama.config(Path.of("in-memory-tiny"), data, tmp.resolve(out)), "adapter=" + adapter,
-                "steps=8", "save-every=4", "eval-fraction=0.1", "eval-every=3", "oft-block-size=16", "lora-r=4", "lora-dropout=0.2");
+                "steps=6", "save-every=3", "eval-fraction=0.1", "eval-every=2", "oft-block-size=16", "lora-r=4", "lora-dropout=0.2");
         return more.length == 0 ? c : TinyLlama.with(c, more);
     }
 
@@ -71,18 +71,18 @@ class CheckpointResumeTest {
         TrainConfig straight = config(adapter, "straight");
         TrainConfig interrupted = config(adapter, "interrupted");
         TrainSummary s = run(straight, 0);
-        assertEquals(8, s.steps());
-        assertThrows(Stop.class, () -> run(interrupted, 5)); // checkpoint at 4 exists; step 5 ran and is lost
+        assertEquals(6, s.steps());
+        assertThrows(Stop.class, () -> run(interrupted, 4)); // checkpoint at 3 exists; step 4 ran and is lost
         TrainerState saved = Checkpointer.state(Checkpointer.resolve(tmp.resolve("interrupted")));
-        assertEquals(4, saved.step());
-        assertTrue(saved.dataPosition() > 0, "step 4 ends mid-epoch (cursor " + saved.cursor() + ")");
+        assertEquals(3, saved.step());
+        assertTrue(saved.dataPosition() > 0 && saved.dataEpoch() == 0, "step 3 ends mid-epoch (cursor " + saved.cursor() + ")");
         run(TinyLlama.with(interrupted, "resume=" + tmp.resolve("interrupted")), 0);
 
         assertEquals(trainLosses(tmp.resolve("straight")), trainLosses(tmp.resolve("interrupted")));
         assertEquals(evalLosses(tmp.resolve("straight")), evalLosses(tmp.resolve("interrupted")));
         assertSameTensors(tmp.resolve("straight/adapter/adapter_model.safetensors"), tmp.resolve("interrupted/adapter/adapter_model.safetensors"));
-        assertSameTensors(tmp.resolve("straight/checkpoints/step-000008/adapter/adapter_model.safetensors"),
-                tmp.resolve("interrupted/checkpoints/step-000008/adapter/adapter_model.safetensors"));
+        assertSameTensors(tmp.resolve("straight/checkpoints/step-000006/adapter/adapter_model.safetensors"),
+                tmp.resolve("interrupted/checkpoints/step-000006/adapter/adapter_model.safetensors"));
     }
 
     @Test
@@ -141,13 +141,13 @@ class CheckpointResumeTest {
         try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(QuantSpec.nf4(), 5); Finetune job = Finetune.open(c, m, null)) {
             Trainer t = job.trainer();
             t.onStep(s -> {
-                if (s.step() == 5) fill(job.adapters(), Float.NaN); // poisons the adapter: step 6's loss is NaN
+                if (s.step() == 3) fill(job.adapters(), Float.NaN); // poisons the adapter: step 4's loss is NaN
             });
             e = assertThrows(TrainingDivergedException.class, t::train);
         }
-        assertEquals(6, e.step());
-        Path last = tmp.resolve("run/checkpoints/step-000004");
-        assertTrue(e.getMessage().contains("step 6") && e.getMessage().contains("NaN") && e.getMessage().contains(last.toString()), e.getMessage());
+        assertEquals(4, e.step());
+        Path last = tmp.resolve("run/checkpoints/step-000002");
+        assertTrue(e.getMessage().contains("step 4") && e.getMessage().contains("NaN") && e.getMessage().contains(last.toString()), e.getMessage());
         assertEquals(last, Checkpointer.resolve(tmp.resolve("run")), "no checkpoint after the divergence");
         assertFalse(Files.exists(tmp.resolve("run/adapter")), "no final adapter from a diverged run");
         try (SafetensorsFile f = SafetensorsFile.open(last.resolve("adapter/adapter_model.safetensors"))) {
@@ -158,7 +158,7 @@ class CheckpointResumeTest {
         }
         // and the run continues from it
         TrainSummary s = run(TinyLlama.with(c, "resume=" + tmp.resolve("run")), 0);
-        assertEquals(8, s.steps());
+        assertEquals(6, s.steps());
         assertTrue(Double.isFinite(s.finalLoss()));
     }
 

@@ -14,9 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,12 +26,10 @@ import org.qoft4j.oft.AdapterLayer;
 import org.qoft4j.oft.peft.PeftAdapter;
 import org.qoft4j.oft.peft.PeftAdapterIO;
 import org.qoft4j.quant.Tensors;
-import org.qoft4j.quant.linear.LinearLayer;
 import org.qoft4j.trainer.cli.Qoft4jCommand;
 import org.qoft4j.trainer.model.LlamaModel;
 import org.qoft4j.trainer.model.LoadOptions;
 import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.model.Projection;
 
 /** {@code ./qoft4j finetune} end to end on a tiny model directory, and {@code ./qoft4j merge} of what it trained. */
 class FinetuneCliTest {
@@ -108,11 +104,9 @@ class FinetuneCliTest {
              LlamaModel plain = ModelLoader.load(merged, LoadOptions.cpu())) {
             Tensor ids = Tensors.ofLongs(new long[] {1, 12, 13, 14, 15, 16, 17, 18, 1, 25, 10, 11}, 2, 6);
             float[] before = Tensors.toFloats(withAdapter.forward(ids));
-            Map<String, LinearLayer> bases = new LinkedHashMap<>();
-            for (Projection p : withAdapter.projections().values()) bases.put(p.path(), p.base());
-            PeftAdapter a = PeftAdapterIO.read(out.resolve("adapter"), bases, null);
+            PeftAdapter a = PeftAdapterIO.read(out.resolve("adapter"), withAdapter.baseLayers(), null);
             try {
-                a.layers().forEach((path, layer) -> withAdapter.projection(path).replace(b -> layer, l -> l::forward));
+                withAdapter.attach(a.layers());
                 float[] adapted = Tensors.toFloats(withAdapter.forward(ids));
                 float[] mergedLogits = Tensors.toFloats(plain.forward(ids));
                 assertTrue(maxDiff(before, adapted) > 1e-3, "the trained adapter changes the logits (" + maxDiff(before, adapted) + ")");
