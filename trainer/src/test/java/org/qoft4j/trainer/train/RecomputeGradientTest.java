@@ -88,7 +88,7 @@ class RecomputeGradientTest {
     /** The chunked head loss gives the loss and gradients of the model's own {@code nextTokenNll} under plain autograd. */
     @Test
     void headLossMatchesTheModelsLoss() {
-        try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(null, 5);
+        try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build((QuantSpec) null, 5);
              Adapters a = AdapterInjector.inject(m, OftConfig.defaults().withBlockSize(16).withInitWeights(false), 3)) {
             Batch batch = new DataLoader(TinyLlama.countUp(6, 20, 9), 48, 2, true, false, 0, 0).next();
             double scale = 1.0 / batch.scoredTokens();

@@ -82,9 +82,13 @@ final class TinyLlama {
 
     /** The model on the CPU in fp32, linear layers quantized with {@code quant} (null: full precision). */
     static LlamaModel build(QuantSpec quant, long seed) {
+        return build(LoadOptions.cpu().withQuant(quant), seed);
+    }
+
+    static LlamaModel build(LoadOptions o, long seed) {
         Map<String, Tensor> w = weights(seed);
         try {
-            return ModelLoader.build(config(), TensorSource.of("tiny", w), LoadOptions.cpu().withQuant(quant));
+            return ModelLoader.build(config(), TensorSource.of("tiny", w), o);
         } finally {
             release(w);
         }
