@@ -103,6 +103,8 @@ public final class Trainer {
             try (MetricsLog metrics = new MetricsLog(out.resolve(MetricsLog.FILE), state.step());
                  Progress progress = Progress.create(config.progress(), total, state.step())) {
                 if (state.step() > 0) progress.note("resumed from " + lastCheckpoint + " at step " + state.step() + " of " + total);
+                if (config.warmup() >= total) progress.note("note: warmup (" + config.warmup() + " steps) is not shorter than the run (" + total
+                        + " steps): the learning rate never reaches its peak");
                 adapters.train(true);
                 for (int step = state.step(); step < total; step++) {
                     last = step(step, pass, optimizer, schedule);
