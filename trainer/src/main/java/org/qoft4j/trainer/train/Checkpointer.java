@@ -65,7 +65,7 @@ public final class Checkpointer {
         Path target = dir.resolve(name(state.step()));
         if (Files.isRegularFile(target.resolve(STATE_FILE))) return target;
         try {
-            AtomicFiles.writeDirectory(target, tmp -> {
+            AtomicDirectories.write(target, tmp -> {
                 adapters.save(tmp.resolve(ADAPTER_DIR), config.model());
                 afterFile.accept(ADAPTER_DIR);
                 optimizer.save(tmp.resolve(AdapterOptimizer.FILE));
@@ -134,7 +134,7 @@ public final class Checkpointer {
 
     private void prune() throws IOException {
         List<Path> all = new ArrayList<>(list(dir));
-        while (all.size() > keep) AtomicFiles.deleteDirectory(all.remove(0));
+        while (all.size() > keep) AtomicDirectories.delete(all.remove(0));
     }
 
     private static int stepOf(Path p) {

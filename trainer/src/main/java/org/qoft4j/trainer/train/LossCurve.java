@@ -11,6 +11,7 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.qoft4j.quant.safetensors.AtomicFiles;
 
 /** {@code loss.png}: train loss per step and eval loss at each evaluation, drawn with XChart from {@code metrics.jsonl}. */
 public final class LossCurve {

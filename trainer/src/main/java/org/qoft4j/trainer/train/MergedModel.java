@@ -64,7 +64,7 @@ public final class MergedModel implements TensorSource {
             LlamaConfig c = LlamaConfig.read(modelDir);
             try (HfCheckpoint ckpt = HfCheckpoint.open(modelDir)) {
                 MergedModel merged = new MergedModel(ckpt, model, adapters);
-                AtomicFiles.writeDirectory(outDir, tmp -> {
+                AtomicDirectories.write(outDir, tmp -> {
                     HfModelWriter.writeInto(c, merged, tmp, ScalarType.Float, 0);
                     for (String f : SIDE_FILES)
                         if (Files.isRegularFile(modelDir.resolve(f))) Files.copy(modelDir.resolve(f), tmp.resolve(f));

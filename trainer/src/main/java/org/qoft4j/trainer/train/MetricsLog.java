@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import org.qoft4j.quant.safetensors.AtomicFiles;
 
 /**
  * {@code metrics.jsonl}: one JSON object per line, {@link StepMetrics} ({@code "kind": "train"}) after every

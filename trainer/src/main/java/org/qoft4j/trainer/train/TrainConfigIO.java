@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.qoft4j.quant.safetensors.AtomicFiles;
 
 /**
  * {@link TrainConfig} from layers of settings, each applied on top of the previous: the defaults (or a checkpoint's

@@ -123,7 +123,7 @@ public final class Trainer {
             }
             Path adapterDir = out.resolve("adapter");
             try {
-                AtomicFiles.writeDirectory(adapterDir, d -> adapters.save(d, config.model()));
+                AtomicDirectories.write(adapterDir, d -> adapters.save(d, config.model()));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + adapterDir + ": " + e.getMessage(), e);
             }
