@@ -2,6 +2,7 @@ package org.qoft4j.trainer.train;
 
 import java.nio.file.Path;
 import java.util.Locale;
+import org.qoft4j.trainer.metrics.ByteSizes;
 
 /**
  * What a finished run reports.
@@ -30,24 +31,11 @@ public record TrainSummary(String adapter, String quant, int steps, long trainab
         s.append(String.format(Locale.ROOT, "%s on %s base: %d steps, final train loss %.4f", adapter.toUpperCase(Locale.ROOT), quant, steps, finalLoss));
         if (evalLoss != null) s.append(String.format(Locale.ROOT, ", eval loss %.4f (perplexity %.3f)", evalLoss, evalPerplexity));
         s.append(String.format(Locale.ROOT, "%ntrainable parameters %,d (%s)  wall time %s  %,.0f tokens/s", trainableParameters,
-                human(adapterBytes), Progress.duration(wallSeconds), tokensPerS));
-        s.append(String.format(Locale.ROOT, "%npeak resident memory %s", human(peakRssBytes)));
-        if (cudaPeakBytes != null) s.append(String.format(Locale.ROOT, "  CUDA peak allocated %s", human(cudaPeakBytes)));
+                ByteSizes.human(adapterBytes), Progress.duration(wallSeconds), tokensPerS));
+        s.append(String.format(Locale.ROOT, "%npeak resident memory %s", ByteSizes.human(peakRssBytes)));
+        if (cudaPeakBytes != null) s.append(String.format(Locale.ROOT, "  CUDA peak allocated %s", ByteSizes.human(cudaPeakBytes)));
         if (mfu != null) s.append(String.format(Locale.ROOT, "  MFU %.1f%%", 100 * mfu));
         s.append(String.format(Locale.ROOT, "%nadapter: %s%ncheckpoint: %s", adapterDir, checkpoint));
         return s.toString();
-    }
-
-    static String human(long bytes) {
-        if (bytes < 0) return "n/a";
-        if (bytes < 1024) return bytes + " B";
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        double v = bytes;
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 }
