@@ -32,6 +32,7 @@ public final class MetricsLog implements AutoCloseable {
     public MetricsLog(Path file, int keepThroughStep) {
         this.file = file;
         try {
+            Files.createDirectories(file.toAbsolutePath().getParent());
             List<String> kept = new ArrayList<>();
             if (keepThroughStep > 0 && Files.exists(file))
                 for (JsonNode n : read(file)) if (n.path("step").asInt() <= keepThroughStep) kept.add(JSON.writeValueAsString(n));
