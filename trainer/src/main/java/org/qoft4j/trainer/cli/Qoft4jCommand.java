@@ -14,6 +14,11 @@ import picocli.CommandLine.Command;
                 QuantizeCommand.class,
                 InspectCommand.class,
                 RandomModelCommand.class,
+                EvalCommand.class,
+                GenerateCommand.class,
+                ConvertLlama2cCommand.class,
+                FinetuneCommand.class,
+                MergeCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec

@@ -19,8 +19,9 @@ public final class Evaluator {
      * @param loss       mean NLL (nats) over scored tokens
      * @param perplexity {@code exp(loss)}
      * @param tokens     scored tokens
+     * @param truncated  samples cut to the sequence length (their tail is not scored)
      */
-    public record Result(double loss, double perplexity, long tokens, int samples, int batches) {}
+    public record Result(double loss, double perplexity, long tokens, int samples, int batches, int truncated) {}
 
     public static Result evaluate(LlamaModel m, List<Sample> samples, int seqLen, int batchSize, boolean packing) {
         DataLoader loader = new DataLoader(samples, seqLen, batchSize, packing, false, 0, 0);
@@ -43,6 +44,6 @@ public final class Evaluator {
         }
         if (tokens == 0) throw new IllegalArgumentException("no scored tokens to evaluate (every label is -100)");
         double loss = sum / tokens;
-        return new Result(loss, Math.exp(loss), tokens, samples.size(), batches);
+        return new Result(loss, Math.exp(loss), tokens, samples.size(), batches, loader.truncated());
     }
 }

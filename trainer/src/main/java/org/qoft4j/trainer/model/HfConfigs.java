@@ -1,10 +1,10 @@
 package org.qoft4j.trainer.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.qoft4j.quant.hf.QuantizationConfig;
 
 /** Small reads of a model directory's config.json beyond {@link LlamaConfig}. */
 final class HfConfigs {
@@ -12,14 +12,15 @@ final class HfConfigs {
 
     private HfConfigs() {}
 
-    /** config.json's {@code quantization_config}, or null. */
-    static JsonNode quantizationConfig(Path dir) {
+    /** config.json's {@code quantization_config} (bitsandbytes 4-bit or GPTQ), or null; anything else is a clear error. */
+    static QuantizationConfig quantizationConfig(Path dir) {
         Path f = dir.resolve("config.json");
         try {
-            JsonNode q = JSON.readTree(Files.readString(f)).get("quantization_config");
-            return q == null || q.isNull() ? null : q;
+            return QuantizationConfig.fromModelConfig(JSON.readTree(Files.readString(f)));
         } catch (IOException e) {
             throw new ModelFormatException(f + ": cannot read: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(f + ": " + e.getMessage(), e);
         }
     }
 }

@@ -13,6 +13,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.oft.AdapterLayer;
 import org.qoft4j.quant.Tensors;
 import org.qoft4j.quant.linear.LinearLayer;
 
@@ -100,6 +101,27 @@ public final class LlamaModel implements AutoCloseable {
         return p;
     }
 
+    /** Every projection's frozen base layer by module path (what {@code PeftAdapterIO.read} attaches adapters to). */
+    public Map<String, LinearLayer> baseLayers() {
+        Map<String, LinearLayer> m = new LinkedHashMap<>();
+        projections.forEach((path, p) -> m.put(path, p.base()));
+        return m;
+    }
+
+    /** Attaches each adapter to the projection at its module path (e.g. a {@code PeftAdapter}'s layers). */
+    public void attach(Map<String, ? extends AdapterLayer> adapters) {
+        adapters.forEach((path, a) -> projection(path).attach(a));
+    }
+
+    /** The attached adapters by module path. */
+    public Map<String, AdapterLayer> adapters() {
+        Map<String, AdapterLayer> m = new LinkedHashMap<>();
+        projections.forEach((path, p) -> {
+            if (p.adapter() != null) m.put(path, p.adapter());
+        });
+        return m;
+    }
+
     /** Bytes of every frozen weight (4-bit layers count their packed size). */
     public long weightBytes() {
         long n = embedding.nbytes() + norm.weight().nbytes();
@@ -144,8 +166,8 @@ public final class LlamaModel implements AutoCloseable {
         Tensor[] cs = rope.cosSin(pos, dtype, device);
         boolean windowed = config.slidingWindow() > 0 && length > config.slidingWindow();
         if (!windowed) return new AttentionContext(cs[0], cs[1], null, true, batch, length);
-        Tensor seq = torch.zeros(new long[] {batch, length}, new TensorOptions(ScalarType.Long));
-        return new AttentionContext(cs[0], cs[1], packedMask(seq, pos), false, batch, length);
+        Tensor seq = torch.zeros(new long[] {batch, length}, new TensorOptions(ScalarType.Long).device(new DeviceOptional(device)));
+        return new AttentionContext(cs[0], cs[1], packedMask(seq, pos.to(device, ScalarType.Long)), false, batch, length);
     }
 
     /**

@@ -1,6 +1,5 @@
 package org.qoft4j.trainer.model;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -8,13 +7,18 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.LinearLayer;
 import org.qoft4j.quant.linear.QuantizedLinear;
+import org.qoft4j.quant.QuantizedWeight;
+import org.qoft4j.quant.hf.BnbCheckpointCodec;
+import org.qoft4j.quant.hf.QuantizationConfig;
 import org.qoft4j.quant.safetensors.HfCheckpoint;
+import org.qoft4j.trainer.metrics.ResidentMemory;
 
 /**
  * Builds a {@link LlamaModel} from named tensors, one tensor at a time: each is read, moved to the device,
@@ -32,7 +36,7 @@ public final class ModelLoader {
 
     /** Assembles a model whose tensors (Hugging Face names) come from {@code source}. */
     public static LlamaModel build(LlamaConfig c, TensorSource source, LoadOptions o) {
-        checkTensors(c, source);
+        checkTensors(c, source, module -> false);
         return build(c, source, o, (module, out, in, bias) -> denseOrQuantized(source, module, bias, o));
     }
 
@@ -61,6 +65,7 @@ public final class ModelLoader {
                     LinearLayer l = linears.create(p + name, shape[0], shape[1], projectionBias(c, name));
                     lin.put(name, l);
                     built.add(() -> DecoderLayer.release(l));
+                    if (o.quant() != null || l instanceof QuantizedLinear) ResidentMemory.releaseFreedNativeMemory(); // see there
                 }
                 // the norms and linears now belong to the layer
                 layers.add(new DecoderLayer(i, c, in, post, qn, kn, lin));
@@ -127,9 +132,16 @@ public final class ModelLoader {
         return name.equals("self_attn.o_proj") ? c.outputBias() : c.qkvBias();
     }
 
-    /** Fails on the first missing or misshapen tensor, naming it, before anything is loaded. */
-    static void checkTensors(LlamaConfig c, TensorSource s) {
-        for (Map.Entry<String, long[]> e : expectedTensors(c).entrySet()) checkTensor(s, e.getKey(), e.getValue());
+    /**
+     * Fails on the first missing or misshapen tensor, naming it, before anything is loaded. The weights of modules
+     * that are {@code stored4bit} are checked when read (their stored shapes are the packed ones).
+     */
+    static void checkTensors(LlamaConfig c, TensorSource s, Predicate<String> stored4bit) {
+        for (Map.Entry<String, long[]> e : expectedTensors(c).entrySet()) {
+            String name = e.getKey();
+            if (name.endsWith(".weight") && stored4bit.test(name.substring(0, name.length() - ".weight".length()))) continue;
+            checkTensor(s, name, e.getValue());
+        }
     }
 
     static void checkTensor(TensorSource s, String name, long[] expected) {
@@ -167,11 +179,36 @@ public final class ModelLoader {
     public static LlamaModel load(Path dir, LoadOptions o) {
         if (!Files.isDirectory(dir)) throw new ModelFormatException(dir + ": not a model directory");
         LlamaConfig c = LlamaConfig.read(dir);
-        JsonNode qc = HfConfigs.quantizationConfig(dir);
-        if (qc != null) throw new ModelFormatException(dir + "/config.json: quantization_config (quant_method '" + qc.path("quant_method").asText("?")
-                + "') is not supported by this loader");
+        QuantizationConfig qc = HfConfigs.quantizationConfig(dir);
         try (HfCheckpoint ckpt = HfCheckpoint.open(dir)) {
-            return build(c, new HfTensorSource(ckpt), o);
+            HfTensorSource src = new HfTensorSource(ckpt);
+            if (qc == null) return build(c, src, o);
+            // An already-quantized checkpoint: its 4-bit layers are adopted as stored, the rest stay as the checkpoint keeps them.
+            LoadOptions dense = o.withQuant(null);
+            checkTensors(c, src, module -> BnbCheckpointCodec.detect(ckpt, module).isPresent());
+            return build(c, src, o, (module, out, in, bias) -> BnbCheckpointCodec.detect(ckpt, module).isPresent()
+                    ? adopt(ckpt, src, module, out, in, bias, o)
+                    : denseOrQuantized(src, module, bias, dense));
+        }
+    }
+
+    /** A 4-bit layer read from a bitsandbytes / GPTQ checkpoint, checked against the config's shape and moved to the device. */
+    private static LinearLayer adopt(HfCheckpoint ckpt, TensorSource src, String module, long out, long in, boolean bias, LoadOptions o) {
+        QuantizedWeight w = BnbCheckpointCodec.read(ckpt, module);
+        try (PointerScope scope = new PointerScope()) {
+            if (w.rows() != out || w.cols() != in)
+                throw new ModelFormatException(ckpt.dir() + ": quantized layer " + module + " is [" + w.rows() + ", " + w.cols() + "], expected ["
+                        + out + ", " + in + "]");
+            if (!w.device().equals(o.device())) {
+                QuantizedWeight moved = w.to(o.device());
+                w.close();
+                w = moved;
+            }
+            Tensor b = bias ? floating(src, module + ".bias").to(o.device(), o.dtype()) : null;
+            return new QuantizedLinear(w, b);
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
         }
     }
 

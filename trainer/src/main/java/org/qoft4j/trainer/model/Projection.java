@@ -2,11 +2,13 @@ package org.qoft4j.trainer.model;
 
 import java.util.function.Function;
 import org.bytedeco.pytorch.Tensor;
+import org.qoft4j.oft.AdapterLayer;
 import org.qoft4j.quant.linear.LinearLayer;
 
 /**
  * One linear projection of a decoder layer ({@code model.layers.3.self_attn.q_proj}, ...): its frozen base
- * layer, and what forward runs — the base itself, or a replacement (an adapter) built around it.
+ * layer, and what forward runs — the base itself, or a replacement built around it: an {@link AdapterLayer}
+ * ({@link #attach}) or anything with a forward ({@link #replace}).
  */
 public final class Projection {
     /** What a projection computes: {@code [..., in] -> [..., out]}. */
@@ -52,6 +54,17 @@ public final class Projection {
         replacement = w;
         current = f;
         return w;
+    }
+
+    /** Runs {@code adapter} instead of the base; it must wrap this projection's base layer. Returns it. */
+    public <A extends AdapterLayer> A attach(A adapter) {
+        if (adapter.base() != base) throw new IllegalArgumentException(path + ": the adapter wraps a different base layer");
+        return replace(b -> adapter, a -> a::forward);
+    }
+
+    /** The attached adapter, or null when the base runs (or the replacement is not an adapter). */
+    public AdapterLayer adapter() {
+        return replacement instanceof AdapterLayer a ? a : null;
     }
 
     /** The replacement given to {@link #replace}, or null while the base runs. */

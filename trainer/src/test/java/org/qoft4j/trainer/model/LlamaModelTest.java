@@ -61,11 +61,7 @@ class LlamaModelTest {
                     rows[1][0], rows[1][1], rows[1][2], rows[1][3], rows[1][4], rows[1][5], rows[1][6], rows[1][7], rows[1][8]}, 2, 9);
             float[] got = Tensors.toFloats(m.forward(ids));
             double worst = 0;
-            for (int b = 0; b < 2; b++) {
-                double[][] want = ref.forward(rows[b]);
-                for (int t = 0; t < 9; t++)
-                    for (int v = 0; v < c.vocabSize(); v++) worst = Math.max(worst, Math.abs(got[(b * 9 + t) * c.vocabSize() + v] - want[t][v]));
-            }
+            for (int b = 0; b < 2; b++) worst = Math.max(worst, TinyModels.maxDiff(got, b * 9, ref.forward(rows[b])));
             assertTrue(worst < TOL, name + ": max |logit - reference| = " + worst);
         } finally {
             TinyModels.release(w);
@@ -107,9 +103,7 @@ class LlamaModelTest {
     }
 
     private static void assertClose(double[][] want, float[] got, int offset, int vocab, String what) {
-        double worst = 0;
-        for (int t = 0; t < want.length; t++)
-            for (int v = 0; v < vocab; v++) worst = Math.max(worst, Math.abs(got[(offset + t) * vocab + v] - want[t][v]));
+        double worst = TinyModels.maxDiff(got, offset, want);
         assertTrue(worst < TOL, what + ": max diff " + worst);
     }
 
@@ -136,6 +130,85 @@ class LlamaModelTest {
             assertThrows(IllegalStateException.class, () -> m.forward(Tensors.ofLongs(new long[] {1}, 1, 1), cache));
         } finally {
             TinyModels.release(w);
+        }
+    }
+
+    @Test
+    void chunkedNllEqualsOneChunkAndSkipsIgnoredLabels() {
+        LlamaConfig c = TinyModels.parse(TinyModels.config("llama"));
+        Map<String, Tensor> w = TinyModels.randomWeights(c, 13);
+        try (PointerScope scope = new PointerScope(); LlamaModel m = ModelLoader.build(c, TensorSource.of("memory", w), LoadOptions.cpu())) {
+            long[] ids = {3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+            long[] labels = {-100, 4, -100, 6, 7, 8, -100, 10, 11, 12};
+            Tensor h = m.embed(Tensors.ofLongs(ids, 2, 5));
+            AttentionContext ctx = m.causalContext(2, 5);
+            for (DecoderLayer l : m.layers()) h = l.forward(h, ctx);
+            LlamaModel.NllSum one = m.nextTokenNll(h, Tensors.ofLongs(labels, 2, 5), 1000), small = m.nextTokenNll(h, Tensors.ofLongs(labels, 2, 5), 2);
+            // row 0 scores labels 1, 3, 4 (label 0 has no context); row 1 scores 7, 8, 9
+            assertEquals(6, one.tokens());
+            assertEquals(one.sum().item_double(), small.sum().item_double(), 1e-5);
+            float[] logits = Tensors.toFloats(m.finalNormAndHead(h));
+            double want = 0;
+            int v = c.vocabSize();
+            for (int i : new int[] {1, 3, 4, 7, 8, 9}) { // flat position i is predicted from flat position i - 1 of the same row
+                int row = i / 5, at = row * 5 + (i % 5) - 1;
+                double max = Double.NEGATIVE_INFINITY, z = 0;
+                for (int j = 0; j < v; j++) max = Math.max(max, logits[at * v + j]);
+                for (int j = 0; j < v; j++) z += Math.exp(logits[at * v + j] - max);
+                want += max + Math.log(z) - logits[at * v + (int) labels[i]];
+            }
+            assertEquals(want, one.sum().item_double(), 1e-4);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> m.nextTokenNll(m.embed(Tensors.ofLongs(new long[] {1, 2}, 1, 2)), Tensors.ofLongs(new long[] {1, 77}, 1, 2)));
+            assertTrue(e.getMessage().contains("label 77 is outside the vocabulary"), e.getMessage());
+        } finally {
+            TinyModels.release(w);
+        }
+    }
+
+    @Test
+    void bf16ComputeStaysCloseToFp32() {
+        LlamaConfig c = TinyModels.parse(TinyModels.config("qwen3"));
+        Map<String, Tensor> w = TinyModels.randomWeights(c, 19);
+        long[] ids = {1, 7, 9, 20, 31, 4, 4, 2};
+        try (PointerScope scope = new PointerScope(); LlamaModel f = ModelLoader.build(c, TensorSource.of("memory", w), LoadOptions.cpu());
+             LlamaModel b = ModelLoader.build(c, TensorSource.of("memory", w), LoadOptions.cpu().withDtype(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16))) {
+            float[] lf = Tensors.toFloats(f.forward(Tensors.ofLongs(ids, 1, ids.length)));
+            Tensor lb = b.forward(Tensors.ofLongs(ids, 1, ids.length));
+            assertEquals(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16, lb.scalar_type().intern());
+            float[] lbf = Tensors.toFloats(lb);
+            double worst = 0, scale = 0;
+            for (int i = 0; i < lf.length; i++) {
+                worst = Math.max(worst, Math.abs(lf[i] - lbf[i]));
+                scale = Math.max(scale, Math.abs(lf[i]));
+            }
+            assertTrue(worst > 0 && worst < 0.05 * Math.max(1, scale), "bf16 vs fp32 logits: max diff " + worst + " (max |logit| " + scale + ")");
+        } finally {
+            TinyModels.release(w);
+        }
+    }
+
+    @Test
+    void randomWeightsAreSeededPerTensorAndLeaveTheGlobalGeneratorAlone() {
+        LlamaConfig c = TinyModels.parse(TinyModels.config("qwen2"));
+        try (PointerScope scope = new PointerScope()) {
+            org.bytedeco.pytorch.global.torch.manual_seed(5);
+            float before = org.bytedeco.pytorch.global.torch.rand(1).item_float();
+            org.bytedeco.pytorch.global.torch.manual_seed(5);
+            RandomWeights a = new RandomWeights(c, 1), b = new RandomWeights(c, 1), other = new RandomWeights(c, 2);
+            float[] q = Tensors.toFloats(a.load("model.layers.0.self_attn.q_proj.weight"));
+            assertEquals(before, org.bytedeco.pytorch.global.torch.rand(1).item_float(), "global RNG untouched");
+            assertTrue(java.util.Arrays.equals(q, Tensors.toFloats(b.load("model.layers.0.self_attn.q_proj.weight"))), "same seed, same tensor");
+            assertTrue(!java.util.Arrays.equals(q, Tensors.toFloats(other.load("model.layers.0.self_attn.q_proj.weight"))));
+            assertTrue(!java.util.Arrays.equals(q, Tensors.toFloats(a.load("model.layers.1.self_attn.q_proj.weight"))));
+            double ss = 0;
+            for (float x : q) ss += x * x;
+            assertEquals(0.02, Math.sqrt(ss / q.length), 0.003);
+            for (float x : Tensors.toFloats(a.load("model.norm.weight"))) assertEquals(1f, x);
+            for (float x : Tensors.toFloats(a.load("model.layers.0.self_attn.k_proj.bias"))) assertEquals(0f, x);
+            try (LlamaModel m = ModelLoader.build(c, a, LoadOptions.cpu())) {
+                for (float x : Tensors.toFloats(m.forward(Tensors.ofLongs(new long[] {1, 2, 3}, 1, 3)))) assertTrue(Float.isFinite(x));
+            }
         }
     }
 }

@@ -9,13 +9,13 @@ import org.bytedeco.pytorch.Tensor;
 import org.qoft4j.quant.Tensors;
 
 /** Tiny random Llama-family models for tests: config.json text, weights, and the matching double-precision reference. */
-final class TinyModels {
+public final class TinyModels {
     static final ObjectMapper JSON = new ObjectMapper();
 
     private TinyModels() {}
 
     /** A config.json for {@code modelType} with hidden 32, 4 heads of 8, 2 KV heads, MLP 48, vocab 50, 2 layers. */
-    static ObjectNode config(String modelType) {
+    public static ObjectNode config(String modelType) {
         ObjectNode c = JSON.createObjectNode();
         c.putArray("architectures").add(switch (modelType) {
             case "qwen2" -> "Qwen2ForCausalLM";
@@ -39,7 +39,7 @@ final class TinyModels {
         return c;
     }
 
-    static LlamaConfig parse(ObjectNode json) {
+    public static LlamaConfig parse(ObjectNode json) {
         return LlamaConfig.parse(json, "test config");
     }
 
@@ -47,7 +47,7 @@ final class TinyModels {
      * Random float32 weights for every tensor {@code c} needs: matrices uniform with std about 1/sqrt(in) * 1.5
      * (so logits are O(1) and errors show), norms around 1, biases around 0.
      */
-    static Map<String, Tensor> randomWeights(LlamaConfig c, long seed) {
+    public static Map<String, Tensor> randomWeights(LlamaConfig c, long seed) {
         Random r = new Random(seed);
         Map<String, Tensor> m = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : ModelLoader.expectedTensors(c).entrySet()) {
@@ -93,7 +93,15 @@ final class TinyModels {
         return ref;
     }
 
-    static void release(Map<String, Tensor> w) {
+    /** max |got - want| where {@code got} holds logits row-major and {@code want[t]} is position {@code firstRow + t}. */
+    static double maxDiff(float[] got, int firstRow, double[][] want) {
+        double worst = 0;
+        for (int t = 0; t < want.length; t++)
+            for (int v = 0; v < want[t].length; v++) worst = Math.max(worst, Math.abs(got[(firstRow + t) * want[t].length + v] - want[t][v]));
+        return worst;
+    }
+
+    public static void release(Map<String, Tensor> w) {
         w.values().forEach(Tensor::releaseReference);
     }
 }
