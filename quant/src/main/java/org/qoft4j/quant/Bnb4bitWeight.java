@@ -37,7 +37,7 @@ public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType ori
         }
 
         NestedAbsmax to(Device d) {
-            return new NestedAbsmax(absmax.to(d, absmax.scalar_type()), quantMap.to(d, quantMap.scalar_type()), offset, blocksize);
+            return new NestedAbsmax(absmax.to(d, absmax.scalar_type().intern()), quantMap.to(d, quantMap.scalar_type().intern()), offset, blocksize);
         }
 
         void close() {
@@ -47,14 +47,15 @@ public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType ori
     }
 
     public Bnb4bitWeight {
+        originalDtype = originalDtype.intern(); // dtypes returned by native code are fresh objects: see Tensors.dtype
         if (type == QuantType.INT4) throw new IllegalArgumentException("Bnb4bitWeight holds nf4 or fp4, not int4");
         long n = rows * cols;
         long nblocks = (n + blocksize - 1) / blocksize;
-        if (packed.numel() != (n + 1) / 2 || packed.scalar_type() != ScalarType.Byte)
+        if (packed.numel() != (n + 1) / 2 || packed.scalar_type().intern() != ScalarType.Byte)
             throw new IllegalArgumentException("packed weight must be U8 with " + (n + 1) / 2 + " bytes for shape [" + rows + ", " + cols + "], got " + packed.numel());
         if (absmax.numel() != nblocks)
             throw new IllegalArgumentException("absmax must have " + nblocks + " entries (blocksize " + blocksize + "), got " + absmax.numel());
-        if ((nested == null) != (absmax.scalar_type() == ScalarType.Float))
+        if ((nested == null) != (absmax.scalar_type().intern() == ScalarType.Float))
             throw new IllegalArgumentException(nested == null ? "absmax must be F32 without double quantization" : "absmax must be U8 codes with double quantization");
         if (quantMap.numel() != 16) throw new IllegalArgumentException("quant_map must have 16 entries, got " + quantMap.numel());
         packed.retainReference();
@@ -83,7 +84,7 @@ public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType ori
     @Override
     public Bnb4bitWeight to(Device d) {
         return new Bnb4bitWeight(type, rows, cols, originalDtype, blocksize, packed.to(d, ScalarType.Byte),
-                absmax.to(d, absmax.scalar_type()), quantMap.to(d, ScalarType.Float), nested == null ? null : nested.to(d));
+                absmax.to(d, absmax.scalar_type().intern()), quantMap.to(d, ScalarType.Float), nested == null ? null : nested.to(d));
     }
 
     @Override

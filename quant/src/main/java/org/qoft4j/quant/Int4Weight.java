@@ -19,6 +19,7 @@ public record Int4Weight(long rows, long cols, ScalarType originalDtype, int gro
                          Tensor qweight, Tensor qzeros, Tensor scales) implements QuantizedWeight {
 
     public Int4Weight {
+        originalDtype = originalDtype.intern(); // dtypes returned by native code are fresh objects: see Tensors.dtype
         if (cols % 8 != 0 || cols % groupSize != 0 || rows % 8 != 0)
             throw new IllegalArgumentException("INT4 needs in_features divisible by 8 and the group size (" + groupSize
                     + ") and out_features divisible by 8; got [" + rows + ", " + cols + "]");
@@ -31,8 +32,8 @@ public record Int4Weight(long rows, long cols, ScalarType originalDtype, int gro
     }
 
     private static void checkShape(String name, Tensor t, ScalarType dt, long d0, long d1) {
-        if (t.dim() != 2 || t.size(0) != d0 || t.size(1) != d1 || t.scalar_type() != dt)
-            throw new IllegalArgumentException(name + " must be " + dt + " [" + d0 + ", " + d1 + "], got " + t.scalar_type()
+        if (t.dim() != 2 || t.size(0) != d0 || t.size(1) != d1 || t.scalar_type().intern() != dt)
+            throw new IllegalArgumentException(name + " must be " + dt + " [" + d0 + ", " + d1 + "], got " + t.scalar_type().intern()
                     + " " + java.util.Arrays.toString(Tensors.shape(t)));
     }
 

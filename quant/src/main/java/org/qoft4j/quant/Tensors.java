@@ -82,6 +82,15 @@ public final class Tensors {
         return out;
     }
 
+    /**
+     * The tensor's dtype as the canonical enum constant. JavaCPP returns enums from native calls as fresh
+     * objects ({@code t.scalar_type() == ScalarType.Float} is false, and a {@code switch} on one misreads it);
+     * {@code intern()} maps them back. Always compare dtypes through this (or {@code .intern()}).
+     */
+    public static ScalarType dtype(Tensor t) {
+        return t.scalar_type().intern();
+    }
+
     public static long[] shape(Tensor t) {
         long[] s = new long[(int) t.dim()];
         for (int i = 0; i < s.length; i++) s[i] = t.size(i);

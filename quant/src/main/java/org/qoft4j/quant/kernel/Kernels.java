@@ -73,7 +73,7 @@ public final class Kernels {
 
     /** The checks every kernel makes before touching memory: shape, dtype, device, contiguity. */
     public static void checkOutput(QuantizedWeight w, Tensor out) {
-        ScalarType dt = out.scalar_type();
+        ScalarType dt = out.scalar_type().intern();
         if (dt != ScalarType.Float && dt != ScalarType.BFloat16 && dt != ScalarType.Half)
             throw new IllegalArgumentException("dequantization output must be float32, bfloat16 or float16, got " + dt);
         if (out.dim() != 2 || out.size(0) != w.rows() || out.size(1) != w.cols())

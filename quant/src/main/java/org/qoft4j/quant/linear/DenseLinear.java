@@ -37,10 +37,10 @@ public final class DenseLinear implements LinearLayer {
     public Tensor forward(Tensor x) {
         if (x.size(-1) != inFeatures())
             throw new IllegalArgumentException("input has " + x.size(-1) + " features, layer expects " + inFeatures());
-        ScalarType dt = x.scalar_type();
-        Tensor w = weight.scalar_type() == dt ? weight : weight.to(dt);
+        ScalarType dt = x.scalar_type().intern();
+        Tensor w = weight.scalar_type().intern() == dt ? weight : weight.to(dt);
         Tensor y = torch.matmul(x, w.t());
-        if (bias != null) y = y.add(bias.scalar_type() == dt ? bias : bias.to(dt));
+        if (bias != null) y = y.add(bias.scalar_type().intern() == dt ? bias : bias.to(dt));
         return y;
     }
 

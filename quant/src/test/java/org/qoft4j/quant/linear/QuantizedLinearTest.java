@@ -1,0 +1,124 @@
+package org.qoft4j.quant.linear;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.api.Test;
+import org.qoft4j.quant.QuantSpec;
+import org.qoft4j.quant.QuantType;
+import org.qoft4j.quant.ScopedTest;
+import org.qoft4j.quant.Tensors;
+
+class QuantizedLinearTest extends ScopedTest {
+    @AfterEach
+    void releaseWorkspace() {
+        QuantizedLinear.releaseWorkspace();
+    }
+
+    private static Tensor randn(long seed, long... shape) {
+        Random rnd = new Random(seed);
+        long n = 1;
+        for (long d : shape) n *= d;
+        float[] v = new float[(int) n];
+        for (int i = 0; i < v.length; i++) v[i] = (float) rnd.nextGaussian();
+        return Tensors.of(v, shape);
+    }
+
+    private static QuantSpec spec(QuantType t) {
+        return t == QuantType.INT4 ? QuantSpec.of(t) : QuantSpec.of(t).withDoubleQuant(t == QuantType.NF4);
+    }
+
+    /** y = x W^T + b equals the same product computed directly from the dequantized weight (bit for bit). */
+    @ParameterizedTest
+    @EnumSource(QuantType.class)
+    void forwardEqualsMatmulWithDequantizedWeight(QuantType type) {
+        Tensor w = randn(1, 48, 256), b = randn(2, 48), x = randn(3, 5, 7, 256);
+        try (QuantizedLinear layer = QuantizedLinear.quantize(w, b, spec(type))) {
+            assertEquals(256, layer.inFeatures());
+            assertEquals(48, layer.outFeatures());
+            for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
+                Tensor xd = x.to(dt);
+                Tensor deq = layer.weight().dequantize(dt);
+                Tensor expected = torch.matmul(xd, deq.t()).add(b.to(dt));
+                Tensor y = layer.forward(xd);
+                assertEquals(dt, Tensors.dtype(y));
+                assertArrayEquals(Tensors.shape(expected), Tensors.shape(y));
+                assertArrayEquals(Tensors.toFloats(expected), Tensors.toFloats(y), type + " " + dt + " with grad");
+                try (NoGradGuard g = new NoGradGuard()) {
+                    assertArrayEquals(Tensors.toFloats(expected), Tensors.toFloats(layer.forward(xd)), type + " " + dt + " no grad");
+                }
+            }
+            // and against an independent float64 evaluation of the same product
+            double[] wd = Tensors.toDoubles(layer.dequantizedWeight(ScalarType.Float));
+            double[] xs = Tensors.toDoubles(x), bs = Tensors.toDoubles(b);
+            float[] y = Tensors.toFloats(layer.forward(x));
+            for (int r = 0; r < 35; r += 17)
+                for (int o = 0; o < 48; o += 5) {
+                    double acc = bs[o];
+                    for (int i = 0; i < 256; i++) acc += xs[r * 256 + i] * wd[o * 256 + i];
+                    assertEquals(acc, y[r * 48 + o], 1e-4, "row " + r + " out " + o);
+                }
+        }
+    }
+
+    /** Layers of one shape share the no-grad workspace; interleaving them must not mix their weights. */
+    @Test
+    void sharedWorkspaceDoesNotLeakBetweenLayers() {
+        Tensor x = randn(4, 3, 64);
+        try (QuantizedLinear a = QuantizedLinear.quantize(randn(5, 32, 64), null, QuantSpec.nf4());
+             QuantizedLinear b = QuantizedLinear.quantize(randn(6, 32, 64), null, QuantSpec.nf4());
+             NoGradGuard g = new NoGradGuard()) {
+            float[] ya = Tensors.toFloats(torch.matmul(x, a.dequantizedWeight(ScalarType.Float).t()));
+            float[] yb = Tensors.toFloats(torch.matmul(x, b.dequantizedWeight(ScalarType.Float).t()));
+            Tensor a1 = a.forward(x), b1 = b.forward(x), a2 = a.forward(x);
+            assertArrayEquals(ya, Tensors.toFloats(a1));
+            assertArrayEquals(yb, Tensors.toFloats(b1));
+            assertArrayEquals(ya, Tensors.toFloats(a2));
+        }
+    }
+
+    /** With grad, the input gradient is grad_y W (W dequantized), and the layer keeps no dequantized weight. */
+    @Test
+    void backwardGivesInputGradient() {
+        try (QuantizedLinear layer = QuantizedLinear.quantize(randn(7, 16, 64), randn(8, 16), QuantSpec.nf4())) {
+            Tensor x = randn(9, 4, 64).set_requires_grad(true);
+            Tensor y = layer.forward(x);
+            Tensor gy = randn(10, 4, 16);
+            torch.backward(new TensorVector(y), new TensorVector(gy), new BoolOptional(false), false, new TensorVector());
+            Tensor expected = torch.matmul(gy, layer.dequantizedWeight(ScalarType.Float));
+            float[] got = Tensors.toFloats(x.grad()), want = Tensors.toFloats(expected);
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5f);
+        }
+    }
+
+    @Test
+    void weightBytesIsStorage() {
+        try (QuantizedLinear layer = QuantizedLinear.quantize(randn(11, 64, 128), null, QuantSpec.nf4())) {
+            assertEquals(64 * 128 / 2 + 64 * 128 / 64 * 4 + 16 * 4, layer.weightBytes());
+            assertEquals(layer.weight().storageBytes(), layer.weightBytes());
+        }
+    }
+
+    @Test
+    void badInputs() {
+        try (QuantizedLinear layer = QuantizedLinear.quantize(randn(12, 16, 64), null, QuantSpec.nf4())) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> layer.forward(randn(13, 2, 32)));
+            assertTrue(e.getMessage().contains("32 features"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> layer.forward(randn(13, 2, 64).to(ScalarType.Long)));
+            assertTrue(e.getMessage().contains("Long"), e.getMessage());
+        }
+        assertThrows(IllegalArgumentException.class, () -> QuantizedLinear.quantize(randn(14, 16, 64), randn(15, 8), QuantSpec.nf4()));
+    }
+}
