@@ -79,7 +79,7 @@ public final class BlockRotation {
         if (rot == null || !rot.defined()) throw new IllegalArgumentException(what + ": R is missing");
         if (rot.dim() != 3 || rot.size(1) != rot.size(2) || rot.size(0) < 1 || rot.size(1) < 1)
             throw new IllegalArgumentException(what + ": R must be [r, b, b], got " + Arrays.toString(Tensors.shape(rot)));
-        if (rot.scalar_type() != ScalarType.Float || !rot.is_cpu())
+        if (Tensors.dtype(rot) != ScalarType.Float || !rot.is_cpu())
             throw new IllegalArgumentException(what + ": R must be a float32 CPU tensor, got " + rot.scalar_type() + " on "
                     + rot.device().str().getString());
     }
@@ -88,7 +88,7 @@ public final class BlockRotation {
         if (t == null || !t.defined()) throw new IllegalArgumentException(name + " is missing");
         if (t.dim() < 1 || t.size(-1) != d)
             throw new IllegalArgumentException(name + " must be [..., " + d + "], got " + Arrays.toString(Tensors.shape(t)));
-        if (t.scalar_type() != ScalarType.Float || !t.is_cpu())
+        if (Tensors.dtype(t) != ScalarType.Float || !t.is_cpu())
             throw new IllegalArgumentException(name + " must be a float32 CPU tensor, got " + t.scalar_type() + " on "
                     + t.device().str().getString());
     }

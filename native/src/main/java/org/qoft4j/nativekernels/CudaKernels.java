@@ -90,7 +90,7 @@ public final class CudaKernels {
         require();
         if (w.numel() == 0) return;
         int device = Math.max(0, out.device().index());
-        int dt = WeightChecks.dtypeCode(out.scalar_type());
+        int dt = WeightChecks.dtypeCode(Tensors.dtype(out));
         long o = WeightChecks.address(out);
         if (w instanceof Bnb4bitWeight b) {
             Bnb4bitWeight.NestedAbsmax nested = b.nested();
@@ -114,7 +114,7 @@ public final class CudaKernels {
     public static Tensor gemv(Bnb4bitWeight w, Tensor x) {
         long cols = w.cols();
         if (x == null || !x.defined()) throw new IllegalArgumentException("gemv: x is missing");
-        ScalarType dt = x.scalar_type();
+        ScalarType dt = Tensors.dtype(x);
         if (dt != ScalarType.BFloat16 && dt != ScalarType.Half)
             throw new IllegalArgumentException("gemv: x must be bfloat16 or float16, got " + dt);
         boolean batched = x.dim() == 2;

@@ -4,6 +4,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantizedWeight;
+import org.qoft4j.quant.Tensors;
 import org.qoft4j.quant.kernel.Dequantizer;
 
 /**
@@ -36,7 +37,7 @@ public final class NativeDequantizer implements Dequantizer {
         if (!out.is_cpu()) throw new IllegalArgumentException("native kernels run on CPU or CUDA tensors, got " + out.device().str().getString());
         NativeLibrary.require();
         if (w.numel() == 0) return;
-        int dt = WeightChecks.dtypeCode(out.scalar_type());
+        int dt = WeightChecks.dtypeCode(Tensors.dtype(out));
         long o = WeightChecks.address(out);
         if (w instanceof Bnb4bitWeight b) {
             Bnb4bitWeight.NestedAbsmax nested = b.nested();

@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantizedWeight;
+import org.qoft4j.quant.Tensors;
 import org.qoft4j.quant.kernel.Kernels;
 
 /**
@@ -17,7 +18,8 @@ final class WeightChecks {
     private WeightChecks() {}
 
     /** Output dtype code of the C API (0 fp32, 1 bf16, 2 fp16). */
-    static int dtypeCode(ScalarType t) {
+    static int dtypeCode(ScalarType dtype) {
+        ScalarType t = dtype.intern();
         if (t == ScalarType.Float) return 0;
         if (t == ScalarType.BFloat16) return 1;
         if (t == ScalarType.Half) return 2;
@@ -71,7 +73,7 @@ final class WeightChecks {
 
     private static String tensorProblem(String name, Tensor t, ScalarType dtype, long numel, Device d) {
         if (t == null || !t.defined()) return name + " is missing";
-        if (t.scalar_type() != dtype) return name + " must be " + dtype + ", got " + t.scalar_type();
+        if (Tensors.dtype(t) != dtype) return name + " must be " + dtype + ", got " + t.scalar_type();
         if (t.numel() != numel) return name + " must have " + numel + " elements, got " + t.numel();
         if (!t.is_contiguous()) return name + " must be contiguous";
         if (!t.device().equals(d))

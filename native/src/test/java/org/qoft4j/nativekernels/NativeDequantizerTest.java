@@ -61,7 +61,7 @@ class NativeDequantizerTest {
                     for (long[] shape : shapes)
                         for (boolean dq : new boolean[] {false, true})
                             try (PointerScope scope = new PointerScope();
-                                 Bnb4bitWeight w = TestWeights.bnb(rnd, type, shape[0], shape[1], bs, dq)) {
+                                 Bnb4bitWeight w = RandomWeights.bnb(rnd, type, shape[0], shape[1], bs, dq)) {
                                 assertBitExact(w, isa + " " + type + " bs=" + bs + " " + shape[0] + "x" + shape[1] + " dq=" + dq);
                             }
         }
@@ -73,8 +73,8 @@ class NativeDequantizerTest {
         for (String isa : paths) {
             NativeLibrary.setIsa(isa);
             try (PointerScope scope = new PointerScope();
-                 Bnb4bitWeight w = TestWeights.bnb(rnd, QuantType.NF4, 301, 1027, 64, true);
-                 Int4Weight q = TestWeights.int4(rnd, 264, 1024, 128)) {
+                 Bnb4bitWeight w = RandomWeights.bnb(rnd, QuantType.NF4, 301, 1027, 64, true);
+                 Int4Weight q = RandomWeights.int4(rnd, 264, 1024, 128)) {
                 assertBitExact(w, isa + " nf4 301x1027");
                 assertBitExact(q, isa + " int4 264x1024");
             }
@@ -90,7 +90,7 @@ class NativeDequantizerTest {
             for (int g : new int[] {8, 16, 24, 32, 64, 128})
                 for (long[] shape : shapes) {
                     if (shape[1] % g != 0) continue;
-                    try (PointerScope scope = new PointerScope(); Int4Weight w = TestWeights.int4(rnd, shape[0], shape[1], g)) {
+                    try (PointerScope scope = new PointerScope(); Int4Weight w = RandomWeights.int4(rnd, shape[0], shape[1], g)) {
                         assertBitExact(w, isa + " int4 g=" + g + " " + shape[0] + "x" + shape[1]);
                     }
                 }
@@ -103,7 +103,7 @@ class NativeDequantizerTest {
         for (String isa : paths) {
             NativeLibrary.setIsa(isa);
             try (PointerScope scope = new PointerScope();
-                 Bnb4bitWeight base = TestWeights.bnb(rnd, QuantType.NF4, 9, 64, 32, false)) {
+                 Bnb4bitWeight base = RandomWeights.bnb(rnd, QuantType.NF4, 9, 64, 32, false)) {
                 // per block: NaN, +inf (inf * 0 = NaN for code 7), a huge value (fp16/bf16 overflow), subnormals, -0
                 float[] absmax = {Float.NaN, Float.POSITIVE_INFINITY, 3e38f, 1e-40f, 6e-8f, -0.0f, 70000f, 1e-5f,
                         Float.intBitsToFloat(0x7FA12345), 0.5f, 1f, 2f, 65520f, 65504f, 1.17549435E-38f, 3.0e-39f, 0.1f, 0.2f};
@@ -127,10 +127,10 @@ class NativeDequantizerTest {
         for (int i = 0; i < scales.length; i++) scales[i] = (short) (i % 3 == 0 ? 0x7C00 : i % 3 == 1 ? 0xFC00 : 0x3C00);
         for (String isa : paths) {
             NativeLibrary.setIsa(isa);
-            try (PointerScope scope = new PointerScope(); Int4Weight w = TestWeights.int4(rows, cols, g, qweight, qzeros, scales)) {
+            try (PointerScope scope = new PointerScope(); Int4Weight w = RandomWeights.int4(rows, cols, g, qweight, qzeros, scales)) {
                 for (ScalarType dt : DTYPES) {
-                    long[] ref = TestWeights.bits(dequantize(Kernels.reference(), w, dt));
-                    long[] got = TestWeights.bits(dequantize(NATIVE, w, dt));
+                    long[] ref = RandomWeights.bits(dequantize(Kernels.reference(), w, dt));
+                    long[] got = RandomWeights.bits(dequantize(NATIVE, w, dt));
                     int nans = 0;
                     for (int i = 0; i < ref.length; i++) {
                         boolean refNan = isNan(ref[i], dt), gotNan = isNan(got[i], dt);
@@ -148,7 +148,7 @@ class NativeDequantizerTest {
     @Test
     void invalidArgumentsAreExceptionsNotCrashes() {
         Random rnd = new Random(5);
-        try (PointerScope scope = new PointerScope(); Bnb4bitWeight w = TestWeights.bnb(rnd, QuantType.NF4, 4, 64, 64, true)) {
+        try (PointerScope scope = new PointerScope(); Bnb4bitWeight w = RandomWeights.bnb(rnd, QuantType.NF4, 4, 64, 64, true)) {
             Tensor wrongShape = torch.empty(new long[] {4, 63}, new TensorOptions(ScalarType.Float), null);
             Tensor wrongDtype = torch.empty(new long[] {4, 64}, new TensorOptions(ScalarType.Double), null);
             Tensor strided = torch.empty(new long[] {64, 4}, new TensorOptions(ScalarType.Float), null).t();
@@ -190,7 +190,7 @@ class NativeDequantizerTest {
         for (ScalarType dt : DTYPES) {
             Tensor ref = dequantize(Kernels.reference(), w, dt);
             Tensor out = dequantize(NATIVE, w, dt);
-            long[] a = TestWeights.bits(ref), b = TestWeights.bits(out);
+            long[] a = RandomWeights.bits(ref), b = RandomWeights.bits(out);
             assertEquals(a.length, b.length);
             for (int i = 0; i < a.length; i++)
                 if (a[i] != b[i])

@@ -7,24 +7,15 @@ import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.Tensors;
+import org.qoft4j.quant.nf4.CodeTables;
 
-/** Test weights built directly from random bytes and values: every code, scale and zero pattern occurs. */
-final class TestWeights {
-    private TestWeights() {}
-
-    /** The NF4 code table (../shared/spec/nf4-format.md). */
-    static final float[] NF4 = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-            -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f,
-            0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f,
-            0.5626170039176941f, 0.7229568362236023f, 1.0f};
-
-    /** The FP4 code table, indexed by bit pattern (note -0 at code 8). */
-    static final float[] FP4 = new float[16];
-
-    static {
-        float[] raw = {0, 0.0625f, 8, 12, 4, 6, 2, 3, -0.0f, -0.0625f, -8, -12, -4, -6, -2, -3};
-        for (int i = 0; i < 16; i++) FP4[i] = raw[i] / 12f;
-    }
+/**
+ * Weights built directly from random bytes and values, so every code, scale and zero pattern occurs (a
+ * quantizer would only produce the patterns real weights give): the inputs of the kernel tests and of
+ * {@link GpuCheck}.
+ */
+final class RandomWeights {
+    private RandomWeights() {}
 
     /** Random codes; absmax drawn from |N(0,1)| with every 7th block zero (all-zero blocks). */
     static Bnb4bitWeight bnb(Random rnd, QuantType type, long rows, long cols, int blocksize, boolean doubleQuant) {
@@ -34,7 +25,7 @@ final class TestWeights {
         rnd.nextBytes(packed);
         if (n % 2 == 1) packed[packed.length - 1] &= (byte) 0xF0;  // the pad nibble is zero, as the spec packs it
         Tensor p = Tensors.ofBytes(packed, packed.length, 1);
-        Tensor qmap = Tensors.of(type == QuantType.NF4 ? NF4 : FP4, 16);
+        Tensor qmap = Tensors.of(CodeTables.table(type), 16);
         if (!doubleQuant) {
             float[] absmax = new float[nblocks];
             for (int b = 0; b < nblocks; b++) absmax[b] = b % 7 == 3 ? 0f : (float) Math.abs(rnd.nextGaussian()) * 0.05f;
@@ -82,7 +73,7 @@ final class TestWeights {
 
     /** The raw bit patterns of a float32 / bfloat16 / float16 tensor, for bit-exact comparisons. */
     static long[] bits(Tensor t) {
-        ScalarType dt = t.scalar_type();
+        ScalarType dt = Tensors.dtype(t);
         Tensor raw = dt == ScalarType.Float ? t.contiguous().view(ScalarType.Int) : t.contiguous().view(ScalarType.Short);
         long[] v = Tensors.toLongs(raw.reshape(-1));
         if (dt != ScalarType.Float) for (int i = 0; i < v.length; i++) v[i] &= 0xFFFF;
