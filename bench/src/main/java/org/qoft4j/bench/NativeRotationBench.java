@@ -21,12 +21,13 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.qoft4j.nativekernels.BlockRotation;
+import org.qoft4j.nativekernels.HookedRotation;
 
 /**
  * OFT's blockwise rotation x R (x [512, 2048] fp32, R [2048/b, b, b]): the native kernels against
  * libtorch's batched matmul (the formulation OftRotation uses), forward alone and the two backward
- * products (grad_x = gy R^T per block, grad_R = x^T gy per block), plus libtorch's full autograd
- * forward + backward for scale.
+ * products (grad_x = gy R^T per block, grad_R = x^T gy per block), and forward + backward end to end:
+ * libtorch autograd vs HookedRotation (native kernels substituted into autograd by tensor hooks).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -98,6 +99,17 @@ public class NativeRotationBench {
     public void forwardBackwardAutograd() {
         try (PointerScope s = new PointerScope()) {
             Tensor y = BlockRotation.rotateLibtorch(xReq, rotReq);
+            torch.backward(new TensorVector(y), new TensorVector(gy), new BoolOptional(false), false, new TensorVector());
+            xReq.grad().zero_();
+            rotReq.grad().zero_();
+        }
+    }
+
+    /** The same through HookedRotation: native forward, native backward products substituted by tensor hooks. */
+    @Benchmark
+    public void forwardBackwardHooked() {
+        try (PointerScope s = new PointerScope(); HookedRotation hooked = new HookedRotation()) {
+            Tensor y = hooked.rotate(xReq, rotReq);
             torch.backward(new TensorVector(y), new TensorVector(gy), new BoolOptional(false), false, new TensorVector());
             xReq.grad().zero_();
             rotReq.grad().zero_();
