@@ -349,6 +349,17 @@ void qoft4j_set_threads(int n) {
     pool().set_threads(n);
 }
 
+int qoft4j_copy(int64_t dst, int64_t src, int64_t bytes) {
+    if (!dst || !src || bytes < 0) return fail("qoft4j_copy: invalid arguments");
+    const int64_t page = 4096;
+    int64_t pages = (bytes + page - 1) / page;
+    parallel_ranges(pages, 64, [&](int64_t p0, int64_t p1) {
+        int64_t from = p0 * page, to = std::min(bytes, p1 * page);
+        memcpy((char*) dst + from, (const char*) src + from, (size_t) (to - from));
+    });
+    return 0;
+}
+
 int qoft4j_dequant_bnb(int64_t packed, int64_t absmax, int absmax_is_codes, int64_t quant_map, int64_t nested_absmax,
                        int64_t nested_map, float offset, int64_t nested_blocksize, int64_t n, int64_t blocksize,
                        int64_t out, int out_dtype) {

@@ -17,6 +17,8 @@ int qoft4j_set_isa(int level);
 int qoft4j_threads(void);
 void qoft4j_set_threads(int n);
 
+/** memcpy split over the kernels' thread pool: the memory-bandwidth baseline of the benchmarks. */
+int qoft4j_copy(int64_t dst, int64_t src, int64_t bytes);
 /** bitsandbytes NF4/FP4 (absmax_is_codes: double-quantized, absmax holds U8 codes into nested_map). */
 int qoft4j_dequant_bnb(int64_t packed, int64_t absmax, int absmax_is_codes, int64_t quant_map, int64_t nested_absmax,
                        int64_t nested_map, float offset, int64_t nested_blocksize, int64_t n, int64_t blocksize,

@@ -14,6 +14,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -30,8 +31,9 @@ import org.qoft4j.quant.linear.QuantizedLinear;
 /**
  * The native CPU kernels against the libtorch-ops reference and the bandwidth baseline, all in one run:
  * NF4 (blocksize 64) 2048x2048 dequantization into preallocated fp32 / bf16 buffers, a 16 MiB fp32
- * {@code Tensor.copy_} (memory-copy baseline), and the 4-bit linear forward [512x2048]·[2048x2048]^T
- * (QuantizedLinear, which dequantizes through {@code Kernels}) beside the same matmul with a dense weight.
+ * copy by {@code Tensor.copy_} and by memcpy on the kernels' threads (memory-copy baselines), and the
+ * 4-bit linear forward [512x2048]·[2048x2048]^T (QuantizedLinear, which dequantizes through
+ * {@code Kernels}) beside the same matmul with a dense weight.
  * Bytes moved by NF4 -> fp32: n/2 (codes) + 4n/64 (absmax) read + 4n written; by the copy: 4n read + 4n written.
  */
 @State(Scope.Benchmark)
@@ -43,6 +45,10 @@ import org.qoft4j.quant.linear.QuantizedLinear;
 public class NativeDequantBench {
     static final long N = 2048, TOKENS = 512;
 
+    /** libtorch's and the native kernels' threads: 2 = the machine; 1 = stable when other jobs share the cores. */
+    @Param({"2", "1"})
+    public int threads;
+
     private PointerScope scope;
     private QuantizedWeight weight;
     private QuantizedLinear linear;
@@ -52,7 +58,8 @@ public class NativeDequantBench {
     @Setup(Level.Trial)
     public void setUp() {
         if (!NativeLibrary.isLoaded()) throw new IllegalStateException("native kernels not loaded: " + NativeLibrary.loadError());
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        torch.set_num_threads(threads);
+        NativeLibrary.setThreads(threads);
         scope = new PointerScope();
         torch.manual_seed(1);
         Tensor w = torch.randn(N, N).mul(new org.bytedeco.pytorch.Scalar(0.02));
@@ -94,10 +101,16 @@ public class NativeDequantBench {
         nativeKernel.dequantize(weight, outBf16);
     }
 
-    /** Memory-copy baseline: 16 MiB fp32 read + 16 MiB written. */
+    /** Memory-copy baseline: 16 MiB fp32 read + 16 MiB written, by libtorch (its OpenMP threads). */
     @Benchmark
     public void copyFp32() {
         outF32.copy_(copySrc);
+    }
+
+    /** The same copy as memcpy on the native kernels' thread pool (the threads the kernels use). */
+    @Benchmark
+    public void copyFp32Native() {
+        NativeLibrary.copy(outF32, copySrc);
     }
 
     @Benchmark

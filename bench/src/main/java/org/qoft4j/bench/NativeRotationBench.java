@@ -22,6 +22,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.qoft4j.nativekernels.BlockRotation;
 import org.qoft4j.nativekernels.HookedRotation;
+import org.qoft4j.nativekernels.NativeLibrary;
 
 /**
  * OFT's blockwise rotation x R (x [512, 2048] fp32, R [2048/b, b, b]): the native kernels against
@@ -41,12 +42,17 @@ public class NativeRotationBench {
     @Param({"32", "64"})
     public long b;
 
+    /** libtorch's and the native kernels' threads: 2 = the machine; 1 = stable when other jobs share the cores. */
+    @Param({"2", "1"})
+    public int threads;
+
     private PointerScope scope;
     private Tensor x, rot, gy, xReq, rotReq;
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        torch.set_num_threads(threads);
+        NativeLibrary.setThreads(threads);
         scope = new PointerScope();
         torch.manual_seed(1);
         x = torch.randn(TOKENS, D);

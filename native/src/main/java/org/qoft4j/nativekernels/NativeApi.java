@@ -25,6 +25,8 @@ final class NativeApi {
 
     static native void qoft4j_set_threads(int n);
 
+    static native int qoft4j_copy(long dst, long src, long bytes);
+
     static native int qoft4j_dequant_bnb(long packed, long absmax, int absmaxIsCodes, long quantMap, long nestedAbsmax,
                                          long nestedMap, float offset, long nestedBlocksize, long n, long blocksize,
                                          long out, int outDtype);

@@ -2,6 +2,8 @@ package org.qoft4j.nativekernels;
 
 import java.util.Locale;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.pytorch.Tensor;
+import org.qoft4j.quant.Tensors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -86,6 +88,20 @@ public final class NativeLibrary {
         if (n < 1) throw new IllegalArgumentException("thread count must be >= 1, got " + n);
         require();
         NativeApi.qoft4j_set_threads(n);
+    }
+
+    /**
+     * Copies {@code src} into {@code dst} with memcpy on the kernels' thread pool: the memory-bandwidth
+     * baseline the dequantization kernels are measured against (same threads, no dtype conversion).
+     * Both must be contiguous CPU tensors of the same dtype and element count.
+     */
+    public static void copy(Tensor dst, Tensor src) {
+        if (!dst.is_cpu() || !src.is_cpu() || !dst.is_contiguous() || !src.is_contiguous()
+                || Tensors.dtype(dst) != Tensors.dtype(src) || dst.numel() != src.numel())
+            throw new IllegalArgumentException("copy needs contiguous CPU tensors of one dtype and size");
+        require();
+        if (dst.numel() == 0) return;
+        check(NativeApi.qoft4j_copy(dst.data_ptr().address(), src.data_ptr().address(), dst.nbytes()), "copy");
     }
 
     /** Turns a non-zero status from the C API into an exception carrying its message. */

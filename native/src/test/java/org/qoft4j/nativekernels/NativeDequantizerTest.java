@@ -51,6 +51,17 @@ class NativeDequantizerTest {
     }
 
     @Test
+    void libraryReportsAndCapsItsInstructionSet() {
+        assertTrue(paths.contains(NativeLibrary.isa()));
+        assertEquals("scalar", NativeLibrary.setIsa("scalar"));
+        assertEquals("scalar", NativeLibrary.isa());
+        assertEquals(NativeLibrary.bestIsa(), NativeLibrary.setIsa("avx512"));
+        assertThrows(IllegalArgumentException.class, () -> NativeLibrary.setIsa("sse9"));
+        assertThrows(IllegalArgumentException.class, () -> NativeLibrary.setThreads(0));
+        assertTrue(NativeLibrary.threads() >= 1);
+    }
+
+    @Test
     void nf4AndFp4EveryBlocksizeOddSizesAndDoubleQuantization() {
         Random rnd = new Random(1);
         long[][] shapes = {{1, 1}, {3, 7}, {5, 33}, {17, 61}, {1, 4095}, {3, 1601}};
