@@ -28,6 +28,14 @@ public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType ori
      */
     public record NestedAbsmax(Tensor absmax, Tensor quantMap, float offset, int blocksize) {
         public NestedAbsmax {
+            if (blocksize <= 0) throw new IllegalArgumentException("nested blocksize must be positive, got " + blocksize);
+            if (Tensors.dtype(absmax) != ScalarType.Float || absmax.dim() != 1)
+                throw new IllegalArgumentException("nested_absmax must be 1-D F32, got " + Tensors.dtype(absmax) + " " + absmax.dim() + "-D");
+            if (Tensors.dtype(quantMap) != ScalarType.Float || quantMap.numel() != 256)
+                throw new IllegalArgumentException("nested_quant_map must be F32 with 256 entries, got " + Tensors.dtype(quantMap)
+                        + " with " + quantMap.numel());
+            if (!quantMap.device().equals(absmax.device()))
+                throw new IllegalArgumentException("nested_absmax and nested_quant_map are on different devices");
             absmax.retainReference();
             quantMap.retainReference();
         }
@@ -49,6 +57,8 @@ public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType ori
     public Bnb4bitWeight {
         originalDtype = originalDtype.intern(); // dtypes returned by native code are fresh objects: see Tensors.dtype
         if (type == QuantType.INT4) throw new IllegalArgumentException("Bnb4bitWeight holds nf4 or fp4, not int4");
+        if (rows <= 0 || cols <= 0) throw new IllegalArgumentException("shape must be positive, got [" + rows + ", " + cols + "]");
+        if (blocksize <= 0) throw new IllegalArgumentException("blocksize must be positive, got " + blocksize);
         long n = rows * cols;
         long nblocks = (n + blocksize - 1) / blocksize;
         if (packed.numel() != (n + 1) / 2 || packed.scalar_type().intern() != ScalarType.Byte)
@@ -57,7 +67,16 @@ public record Bnb4bitWeight(QuantType type, long rows, long cols, ScalarType ori
             throw new IllegalArgumentException("absmax must have " + nblocks + " entries (blocksize " + blocksize + "), got " + absmax.numel());
         if ((nested == null) != (absmax.scalar_type().intern() == ScalarType.Float))
             throw new IllegalArgumentException(nested == null ? "absmax must be F32 without double quantization" : "absmax must be U8 codes with double quantization");
-        if (quantMap.numel() != 16) throw new IllegalArgumentException("quant_map must have 16 entries, got " + quantMap.numel());
+        if (nested != null && Tensors.dtype(absmax) != ScalarType.Byte)
+            throw new IllegalArgumentException("absmax must be U8 codes with double quantization, got " + Tensors.dtype(absmax));
+        if (nested != null && nested.absmax().numel() != (nblocks + nested.blocksize() - 1) / nested.blocksize())
+            throw new IllegalArgumentException("nested_absmax must have " + (nblocks + nested.blocksize() - 1) / nested.blocksize()
+                    + " entries for " + nblocks + " blocks (nested blocksize " + nested.blocksize() + "), got " + nested.absmax().numel());
+        if (quantMap.numel() != 16 || Tensors.dtype(quantMap) != ScalarType.Float)
+            throw new IllegalArgumentException("quant_map must be F32 with 16 entries, got " + Tensors.dtype(quantMap) + " with " + quantMap.numel());
+        if (!absmax.device().equals(packed.device()) || !quantMap.device().equals(packed.device())
+                || (nested != null && !nested.absmax().device().equals(packed.device())))
+            throw new IllegalArgumentException("packed weight and statistics must be on one device");
         packed.retainReference();
         absmax.retainReference();
         quantMap.retainReference();

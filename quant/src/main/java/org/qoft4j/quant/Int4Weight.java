@@ -6,26 +6,33 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * A group-wise asymmetric INT4 weight in the packed layout of GPTQ checkpoints (AutoGPTQ / transformers,
- * {@code sym=false}, {@code desc_act=false}). With W of shape [rows = out, cols = in] and g = groupSize:
+ * {@code bits=4}, {@code sym=false}, {@code desc_act=false}, checkpoint format v1). With W of shape
+ * [rows = out, cols = in] and g = groupSize:
  * <pre>
  *   qweight I32 [cols / 8, rows]      qweight[k][o] bits 4j..4j+3 = q(o, 8k + j)          (j = 0..7, low nibble first)
  *   qzeros  I32 [cols / g, rows / 8]  qzeros[t][m] bits 4j..4j+3 = zero(t, 8m + j) - 1     (GPTQ's stored "minus one")
  *   scales  F16 [cols / g, rows]      scales[t][o] = scale of group t of row o
  *   W[o][i] = (q(o, i) - zero(i / g, o)) * scales[i / g][o]
  * </pre>
- * q and zero are in 0..15. The "minus one" on zeros is the convention of GPTQ checkpoints (v1 format).
+ * q is in 0..15. A reader adds 1 to the stored zero nibble without wrapping, as GPTQ kernels do, so a
+ * stored 15 means 16; {@link org.qoft4j.quant.int4.Int4Quantizer} therefore only writes zeros 1..15.
+ * (GPTQ's {@code g_idx}, {@code i / g} for every input column, follows from the group size.)
  */
 public record Int4Weight(long rows, long cols, ScalarType originalDtype, int groupSize,
                          Tensor qweight, Tensor qzeros, Tensor scales) implements QuantizedWeight {
 
     public Int4Weight {
         originalDtype = originalDtype.intern(); // dtypes returned by native code are fresh objects: see Tensors.dtype
+        if (groupSize <= 0 || rows <= 0 || cols <= 0)
+            throw new IllegalArgumentException("INT4 needs a positive shape and group size; got [" + rows + ", " + cols + "], group " + groupSize);
         if (cols % 8 != 0 || cols % groupSize != 0 || rows % 8 != 0)
             throw new IllegalArgumentException("INT4 needs in_features divisible by 8 and the group size (" + groupSize
                     + ") and out_features divisible by 8; got [" + rows + ", " + cols + "]");
         checkShape("qweight", qweight, ScalarType.Int, cols / 8, rows);
         checkShape("qzeros", qzeros, ScalarType.Int, cols / groupSize, rows / 8);
         checkShape("scales", scales, ScalarType.Half, cols / groupSize, rows);
+        if (!qzeros.device().equals(qweight.device()) || !scales.device().equals(qweight.device()))
+            throw new IllegalArgumentException("qweight, qzeros and scales must be on one device");
         qweight.retainReference();
         qzeros.retainReference();
         scales.retainReference();

@@ -1,20 +1,10 @@
 package org.qoft4j.quant;
 
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.function.Executable;
 
 class QuantizerBadInputTest extends ScopedTest {
-
-    private static void fails(String fragment, Executable e) {
-        IllegalArgumentException ex = assertThrows(IllegalArgumentException.class, e);
-        assertTrue(ex.getMessage().contains(fragment), "message '" + ex.getMessage() + "' should mention '" + fragment + "'");
-    }
-
     @Test
     void wrongDimensions() {
         fails("must be 2-D", () -> Quantizer.quantize("l.weight", Tensors.of(new float[64], 64), QuantSpec.nf4()));

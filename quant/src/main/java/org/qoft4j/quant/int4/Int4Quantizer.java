@@ -1,6 +1,7 @@
 package org.qoft4j.quant.int4;
 
 import java.util.stream.IntStream;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
@@ -57,7 +58,8 @@ public final class Int4Quantizer {
                 for (int t = 0; t < groups; t++)
                     for (int row = 0; row < r; row++)
                         qz[t * (r / 8) + row / 8] |= (zero[t * r + row] - 1) << (4 * (row % 8));
-                qweight.narrow(1, o0, r).copy_(Tensors.ofInts(qw, cols / 8, r));
+                IntPointer qwOut = qweight.data_ptr_int();
+                for (int k = 0; k < cols / 8; k++) qwOut.position(k * rows + o0).put(qw, k * r, r); // row k of [cols/8, rows]
                 qzeros.narrow(1, o0 / 8, r / 8).copy_(Tensors.ofInts(qz, groups, r / 8));
                 scales.narrow(1, o0, r).copy_(Tensors.of(sc, groups, r)); // exact: already fp16 values
             }

@@ -46,19 +46,20 @@ public final class ReferenceDequantizer implements Dequantizer {
     /** Writes quantMap[code(i)] * absmax(i / blocksize) into out. */
     private static void bnb(Bnb4bitWeight w, Tensor out) {
         long n = w.numel(), bs = w.blocksize(), nb = w.nblocks();
-        // [256, 2]: the values of the high and low nibble of every byte, so one gather decodes two elements
+        // [256] pairs: the values of the high and low nibble of every byte value, each pair viewed as one
+        // 8-byte element, so a single 1-D gather decodes two elements per packed byte
         Tensor bytes = torch.arange(new Scalar(256L), new TensorOptions(ScalarType.Long).device(new DeviceOptional(w.device())));
         Tensor qm = w.quantMap();
         Tensor pairs = torch.stack(new TensorVector(qm.index_select(0, bytes.__rshift__(new Scalar(4L))),
-                qm.index_select(0, bytes.bitwise_and(new Scalar(15L)))), 1);
-        Tensor values = pairs.index_select(0, w.packed().reshape(-1).to(ScalarType.Int)).reshape(-1); // [2 * ceil(n/2)]
+                qm.index_select(0, bytes.bitwise_and(new Scalar(15L)))), 1).view(ScalarType.Long).view(-1);
+        Tensor values = pairs.index_select(0, w.packed().reshape(-1).to(ScalarType.Int)).view(ScalarType.Float); // [2 * ceil(n/2)]
         if (values.numel() != nb * bs) // short last block (or odd padding): pad/trim to whole blocks
             values = torch.constant_pad_nd(values.narrow(0, 0, n), new long[] {0, nb * bs - n}, new Scalar(0f));
         Tensor scale = blockAbsmax(w).unsqueeze(1); // [nb, 1]
         if (out.scalar_type().intern() == ScalarType.Float && n == nb * bs) {
             torch.mul_out(out.view(nb, bs), values.view(nb, bs), scale);
         } else {
-            Tensor full = values.view(nb, bs).mul(scale).reshape(-1).narrow(0, 0, n);
+            Tensor full = values.view(nb, bs).mul_(scale).view(-1).narrow(0, 0, n); // values is ours: scale in place
             out.copy_(full.view(w.rows(), w.cols()));
         }
     }

@@ -95,8 +95,8 @@ public final class Bnb4bitQuantizer {
         for (int i = from; i < to; i += 2) {
             float s0 = x[i] * r;
             float s1 = i + 1 < to ? x[i + 1] * r : 0f * r; // odd count: pad with a zero element
-            int c0 = nf4 ? CodeTables.nf4Code(s0) : CodeTables.fp4Code(s0);
-            int c1 = nf4 ? CodeTables.nf4Code(s1) : CodeTables.fp4Code(s1);
+            int c0 = nf4 ? CodeTables.nf4CodeFast(s0) : CodeTables.fp4CodeFast(s0);
+            int c1 = nf4 ? CodeTables.nf4CodeFast(s1) : CodeTables.fp4CodeFast(s1);
             codes[i >> 1] = (byte) (c0 << 4 | c1);
         }
     }

@@ -48,6 +48,12 @@ public final class CodeTables {
     private static final float FP4_T_LOW_MID = 0.20833333f;
     private static final float FP4_T_TINY = 0.00260417f;
 
+    private static final ThresholdCounter NF4_COUNTER = new ThresholdCounter(NF4_THRESHOLDS, -1f, 1f);
+    private static final ThresholdCounter FP4_COUNTER = new ThresholdCounter(new float[] {
+        FP4_T_TINY, FP4_T_LOW, FP4_T_LOW_MID, FP4_T_MID, FP4_T_UPPER_MID, FP4_T_HIGH, FP4_T_TOP}, 0f, 1f);
+    /** FP4 magnitude code by the number of literals |s| exceeds (the GPU tree's leaves in order). */
+    private static final int[] FP4_MAGNITUDE = {0b000, 0b001, 0b110, 0b111, 0b100, 0b101, 0b010, 0b011};
+
     /** A fresh copy of the NF4 table (16 float32 values, index = code). */
     public static float[] nf4() {
         float[] t = new float[16];
@@ -88,6 +94,16 @@ public final class CodeTables {
         c += s > t[c + 1] ? 2 : 0;
         c += s > t[c] ? 1 : 0;
         return c;
+    }
+
+    /** {@link #nf4Code} in constant time (table lookup plus one comparison): the quantizer's fast path. */
+    static int nf4CodeFast(float s) {
+        return NF4_COUNTER.count(s);
+    }
+
+    /** {@link #fp4Code} in constant time: the quantizer's fast path. */
+    static int fp4CodeFast(float s) {
+        return (s < 0 ? 0b1000 : 0) | FP4_MAGNITUDE[FP4_COUNTER.count(Math.abs(s))];
     }
 
     /**

@@ -20,13 +20,13 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * A strictly validated, read-only safetensors file. The header is parsed and checked on {@link #open};
- * tensor data is memory-mapped per tensor (in chunks of at most 1 GiB, so files and tensors over 2 GB
- * work) and copied into a new libtorch tensor. Mappings made by {@link #load} are released right after
- * the copy so reading a large model one tensor at a time keeps resident memory near one tensor.
+ * tensor data is memory-mapped in pieces of 16 MiB (so files and tensors over 2 GB work) and copied into
+ * a new libtorch tensor, each piece unmapped right after its copy: reading a large model one tensor at a
+ * time keeps resident memory near one tensor, not one tensor plus its mapped file pages.
  */
 public final class SafetensorsFile implements AutoCloseable {
     /** Largest piece mapped at once. */
-    static long mapChunk = 1L << 30;   // not final: tests shrink it to exercise the chunked copy
+    static long mapChunk = 16L << 20;   // not final: tests shrink it to exercise the chunked copy
 
     private final Path path;
     private final FileChannel channel;
@@ -123,6 +123,26 @@ public final class SafetensorsFile implements AutoCloseable {
         if (t.byteLength() > Integer.MAX_VALUE)
             throw new SafetensorsException(path, name, t.byteLength() + " bytes do not fit one ByteBuffer; use load()");
         return map(name, header.dataStart() + t.begin(), t.byteLength()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
+     * Copies {@code name}'s stored bytes into {@code target} at {@code targetPos} inside the kernel
+     * (no tensor, no mapping: copying a tensor through costs no resident memory).
+     */
+    void transferTo(String name, FileChannel target, long targetPos) {
+        TensorInfo t = info(name);
+        long base = header.dataStart() + t.begin();
+        try {
+            if (channel.size() < fileSize)
+                throw new SafetensorsException(path, name, "file shrank from " + fileSize + " to " + channel.size() + " bytes since it was opened");
+            for (long done = 0; done < t.byteLength(); ) {
+                long n = channel.transferTo(base + done, t.byteLength() - done, target.position(targetPos + done));
+                if (n <= 0) throw new IOException("no progress after " + done + " of " + t.byteLength() + " bytes");
+                done += n;
+            }
+        } catch (IOException e) {
+            throw new SafetensorsException(path, name, "cannot copy the tensor's bytes: " + e, e);
+        }
     }
 
     /** Copies the tensor's bytes to {@code dst}, mapping and unmapping at most {@link #mapChunk} at a time. */

@@ -38,10 +38,10 @@ public final class SafetensorsSpool implements AutoCloseable {
     public static SafetensorsSpool create(Path target, Map<String, String> metadata) {
         Path spill = null;
         try {
-            spill = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName() + ".", ".spill");
+            spill = AtomicFiles.tempBeside(target, ".spill");
             return new SafetensorsSpool(target, metadata, spill, FileChannel.open(spill, StandardOpenOption.READ, StandardOpenOption.WRITE));
         } catch (IOException e) {
-            SafetensorsWriter.deleteQuietly(spill);
+            AtomicFiles.deleteQuietly(spill);
             throw new SafetensorsException(target, null, "cannot create spill file: " + e, e);
         }
     }
@@ -60,6 +60,22 @@ public final class SafetensorsSpool implements AutoCloseable {
         entries.put(name, e);
         positions.put(name, size);
         size += e.byteLength();
+    }
+
+    /** Appends tensor {@code name} of {@code src} under the same name, byte for byte, without loading it. */
+    public void copy(SafetensorsFile src, String name) {
+        if (finished) throw new SafetensorsException(target, name, "output is already committed or closed");
+        if (entries.containsKey(name)) throw new SafetensorsException(target, name, "added twice");
+        TensorInfo info = src.info(name);
+        try {
+            src.transferTo(name, channel, size);
+        } catch (SafetensorsException e) {
+            close();
+            throw e;
+        }
+        entries.put(name, new SafetensorsWriter.Entry(name, info.dtype(), info.shape()));
+        positions.put(name, size);
+        size += info.byteLength();
     }
 
     public boolean contains(String name) {
@@ -96,7 +112,7 @@ public final class SafetensorsSpool implements AutoCloseable {
         } catch (IOException ignored) {
             // deleted next
         }
-        SafetensorsWriter.deleteQuietly(spill);
+        AtomicFiles.deleteQuietly(spill);
     }
 
 }

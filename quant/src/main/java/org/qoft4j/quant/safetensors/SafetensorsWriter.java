@@ -8,10 +8,8 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -96,11 +94,10 @@ public final class SafetensorsWriter implements AutoCloseable {
     public static SafetensorsWriter create(Path file, Map<String, String> metadata, List<Entry> entries) {
         List<TensorInfo> infos = layout(file, entries);
         byte[] header = headerBytes(metadata, infos);
-        Path dir = file.toAbsolutePath().getParent();
         Path temp = null;
         FileChannel ch = null;
         try {
-            temp = Files.createTempFile(dir, "." + file.getFileName() + ".", ".tmp");
+            temp = AtomicFiles.tempBeside(file, ".tmp");
             ch = FileChannel.open(temp, StandardOpenOption.WRITE);
             TensorBytes.writeFully(ch, ByteBuffer.wrap(header), 0);
             long total = header.length + (infos.isEmpty() ? 0 : infos.get(infos.size() - 1).end());
@@ -108,7 +105,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             return new SafetensorsWriter(file, temp, ch, header.length, infos);
         } catch (IOException | RuntimeException e) {
             if (ch != null) try { ch.close(); } catch (IOException ignored) { /* being discarded */ }
-            deleteQuietly(temp);
+            AtomicFiles.deleteQuietly(temp);
             if (e instanceof SafetensorsException se) throw se;
             throw new SafetensorsException(file, null, "cannot start writing: " + e, e);
         }
@@ -246,19 +243,10 @@ public final class SafetensorsWriter implements AutoCloseable {
         try {
             channel.force(true);
             channel.close();
-            moveAtomically(temp, target);
+            AtomicFiles.move(temp, target);
             finished = true;
         } catch (IOException e) {
             throw fail(null, "cannot finish: " + e, e);
-        }
-    }
-
-    /** Moves {@code from} onto {@code to} in one rename (both in the same directory). */
-    static void moveAtomically(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new IOException("the file system cannot rename " + from + " onto " + to + " atomically", e);
         }
     }
 
@@ -272,7 +260,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         } catch (IOException ignored) {
             // the file is deleted next
         }
-        deleteQuietly(temp);
+        AtomicFiles.deleteQuietly(temp);
     }
 
     private SafetensorsException fail(String tensor, String problem, Throwable cause) {
@@ -280,12 +268,4 @@ public final class SafetensorsWriter implements AutoCloseable {
         return new SafetensorsException(target, tensor, problem, cause);
     }
 
-    static void deleteQuietly(Path p) {
-        if (p == null) return;
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // best effort: a leftover ".name.*.tmp" never shadows a real output
-        }
-    }
 }

@@ -167,4 +167,20 @@ class Bnb4bitGoldenTest extends ScopedTest {
             assertEquals(6f, d[96]);
         }
     }
+
+    /** Equal absmax everywhere: absmax - offset is all zero, nested absmax 0, every code 127 (0.0), no NaN. */
+    @Test
+    void doubleQuantOfEqualAbsmax() {
+        float[] x = new float[96];
+        for (int b = 0; b < 3; b++) x[b * 32 + 3] = b % 2 == 0 ? 0.75f : -0.75f;
+        try (Bnb4bitWeight w = quantize(x, 3, 32, QuantSpec.nf4().withBlocksize(32).withDoubleQuant(true))) {
+            assertEquals(0.75f, w.nested().offset());
+            assertArrayEquals(new float[] {0f}, Tensors.toFloats(w.nested().absmax()));
+            assertArrayEquals(bytes(127, 127, 127), Tensors.toBytes(w.absmax()));
+            float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+            assertEquals(0.75f, d[3]);
+            assertEquals(-0.75f, d[35]);
+            assertEquals(0f, d[0]);
+        }
+    }
 }

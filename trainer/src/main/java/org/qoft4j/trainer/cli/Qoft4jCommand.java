@@ -11,6 +11,12 @@ import picocli.CommandLine.Command;
         description = "Orthogonal finetuning (OFTv2 / QOFT) of 4-bit quantized language models, with QLoRA as the baseline.",
         subcommands = {
                 CommandLine.HelpCommand.class,
+                QuantizeCommand.class,
+                InspectCommand.class,
+                RandomModelCommand.class,
+                EvalCommand.class,
+                GenerateCommand.class,
+                ConvertLlama2cCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec

@@ -1,0 +1,49 @@
+package org.qoft4j.trainer.eval;
+
+import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.qoft4j.trainer.data.Batch;
+import org.qoft4j.trainer.data.DataLoader;
+import org.qoft4j.trainer.data.Sample;
+import org.qoft4j.trainer.model.AttentionContext;
+import org.qoft4j.trainer.model.DecoderLayer;
+import org.qoft4j.trainer.model.LlamaModel;
+
+/** Mean next-token negative log-likelihood of a model over samples (each sample once, in order). */
+public final class Evaluator {
+    private Evaluator() {}
+
+    /**
+     * @param loss       mean NLL (nats) over scored tokens
+     * @param perplexity {@code exp(loss)}
+     * @param tokens     scored tokens
+     * @param truncated  samples cut to the sequence length (their tail is not scored)
+     */
+    public record Result(double loss, double perplexity, long tokens, int samples, int batches, int truncated) {}
+
+    public static Result evaluate(LlamaModel m, List<Sample> samples, int seqLen, int batchSize, boolean packing) {
+        DataLoader loader = new DataLoader(samples, seqLen, batchSize, packing, false, 0, 0);
+        double sum = 0;
+        long tokens = 0;
+        int batches = 0;
+        try (NoGradGuard noGrad = new NoGradGuard()) {
+            while (loader.hasNextInEpoch()) {
+                Batch b = loader.next();
+                try (PointerScope scope = new PointerScope()) {
+                    AttentionContext ctx = b.context(m);
+                    Tensor h = m.embed(b.inputIdsTensor());
+                    for (DecoderLayer l : m.layers()) h = l.forward(h, ctx);
+                    LlamaModel.NllSum s = m.nextTokenNll(h, b.labelsTensor());
+                    sum += s.sum().item_double();
+                    tokens += s.tokens();
+                }
+                batches++;
+            }
+        }
+        if (tokens == 0) throw new IllegalArgumentException("no scored tokens to evaluate (every label is -100)");
+        double loss = sum / tokens;
+        return new Result(loss, Math.exp(loss), tokens, samples.size(), batches, loader.truncated());
+    }
+}
