@@ -26,8 +26,7 @@ import org.qoft4j.nativekernels.NativeLibrary;
 
 /**
  * OFT's blockwise rotation x R (x [512, 2048] fp32, R [2048/b, b, b]): the native kernels against
- * libtorch's batched matmul (on contiguous blocks, and on the strided view as OftRotation does it),
- * forward alone and the two backward
+ * libtorch's batched matmul (the formulation OftRotation uses), forward alone and the two backward
  * products (grad_x = gy R^T per block, grad_R = x^T gy per block), and forward + backward end to end:
  * libtorch autograd vs HookedRotation (native kernels substituted into autograd by tensor hooks).
  */
@@ -75,15 +74,6 @@ public class NativeRotationBench {
         }
     }
 
-    /** OftRotation's formulation: bmm straight on the strided [r, tokens, b] view of x. */
-    @Benchmark
-    public void forwardLibtorchStrided() {
-        try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
-            long r = rot.size(0);
-            torch.bmm(x.reshape(TOKENS, r, b).transpose(0, 1), rot).transpose(0, 1).reshape(TOKENS, D);
-        }
-    }
-
     @Benchmark
     public void forwardNative() {
         try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
@@ -97,7 +87,7 @@ public class NativeRotationBench {
         try (PointerScope s = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
             long r = rot.size(0);
             BlockRotation.rotateLibtorch(gy, rot.transpose(1, 2));
-            Tensor xb = x.reshape(TOKENS, r, b).transpose(0, 1).contiguous(), gb = gy.reshape(TOKENS, r, b).transpose(0, 1).contiguous();
+            Tensor xb = x.reshape(TOKENS, r, b).transpose(0, 1), gb = gy.reshape(TOKENS, r, b).transpose(0, 1);
             torch.bmm(xb.transpose(1, 2), gb);
         }
     }

@@ -52,16 +52,11 @@ public final class BlockRotation {
         return g;
     }
 
-    /**
-     * The same product with libtorch ops (batched matmul), differentiable: the training path and the test
-     * reference. The blocks are gathered into a contiguous {@code [r, tokens, b]} first: libtorch's CPU bmm on
-     * the strided view is several times slower than the copy plus a bmm on contiguous blocks (see
-     * docs/BENCHMARKS.md, "Native kernels").
-     */
+    /** The same product with libtorch ops (OftRotation's batched matmul), differentiable: the training path and the test reference. */
     public static Tensor rotateLibtorch(Tensor x, Tensor rot) {
         long r = rot.size(0), b = rot.size(1), d = r * b;
         long tokens = x.numel() / d;
-        Tensor xb = x.reshape(tokens, r, b).transpose(0, 1).contiguous();     // [r, tokens, b]
+        Tensor xb = x.reshape(tokens, r, b).transpose(0, 1);                 // [r, tokens, b]
         return torch.bmm(xb, rot).transpose(0, 1).reshape(Tensors.shape(x));  // [..., r*b]
     }
 
