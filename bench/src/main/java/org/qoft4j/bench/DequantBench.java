@@ -42,6 +42,10 @@ public class DequantBench {
     @Param({"false", "true"})
     public boolean doubleQuant;
 
+    /** libtorch intra-op threads; 0 = one per core (the default run). */
+    @Param({"0"})
+    public int torchThreads;
+
     private PointerScope scope;
     private QuantizedWeight weight;
     private Tensor outF32, outBf16, copySrc;
@@ -49,7 +53,7 @@ public class DequantBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        torch.set_num_threads(torchThreads > 0 ? torchThreads : Runtime.getRuntime().availableProcessors());
         scope = new PointerScope();
         torch.manual_seed(1);
         weight = Quantizer.quantize(torch.randn(N, N).to(ScalarType.BFloat16), QuantSpec.nf4().withDoubleQuant(doubleQuant));

@@ -13,6 +13,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -34,6 +35,10 @@ import org.qoft4j.quant.linear.QuantizedLinear;
 @Measurement(iterations = 3, time = 3)
 @Fork(1)
 public class QuantLinearBench {
+    /** libtorch intra-op threads; 0 = one per core (the default run). */
+    @Param({"0"})
+    public int torchThreads;
+
     private PointerScope scope;
     private QuantizedLinear nf4;
     private DenseLinear dense, denseBf16Weight;
@@ -41,7 +46,7 @@ public class QuantLinearBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        torch.set_num_threads(torchThreads > 0 ? torchThreads : Runtime.getRuntime().availableProcessors());
         scope = new PointerScope();
         torch.manual_seed(2);
         Tensor w = torch.randn(2048, 2048).mul(new org.bytedeco.pytorch.Scalar(0.02f));

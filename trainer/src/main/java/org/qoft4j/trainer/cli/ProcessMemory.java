@@ -1,6 +1,6 @@
 package org.qoft4j.trainer.cli;
 
-import java.util.Locale;
+import org.qoft4j.trainer.metrics.ByteSizes;
 import org.qoft4j.trainer.metrics.ResidentMemory;
 
 /** Resident memory of this process as Linux reports it in /proc/self/status (JVM, heap and native libtorch memory together). */
@@ -19,15 +19,6 @@ final class ProcessMemory {
 
     /** 1536 -> "1.5 KiB"; binary units, as memory is counted. */
     static String human(long bytes) {
-        if (bytes < 0) return "n/a";
-        if (bytes < 1024) return bytes + " B";
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        double v = bytes;
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+        return ByteSizes.human(bytes);
     }
 }

@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
                 EvalCommand.class,
                 GenerateCommand.class,
                 ConvertLlama2cCommand.class,
+                FinetuneCommand.class,
+                MergeCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec

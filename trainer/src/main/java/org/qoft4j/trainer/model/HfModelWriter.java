@@ -51,7 +51,11 @@ public final class HfModelWriter {
         }
     }
 
-    private static void writeInto(LlamaConfig c, TensorSource src, Path dir, ScalarType dtype, long maxShardBytes) throws IOException {
+    /**
+     * Writes the model files into {@code dir} (an existing, empty directory) directly, for callers that assemble a
+     * larger directory atomically themselves (e.g. a merged model together with its tokenizer files).
+     */
+    public static void writeInto(LlamaConfig c, TensorSource src, Path dir, ScalarType dtype, long maxShardBytes) throws IOException {
         Map<String, long[]> expected = ModelLoader.expectedTensors(c);
         ModelLoader.checkTensors(c, src, module -> false);
         List<SafetensorsWriter.Entry> entries = new ArrayList<>();

@@ -1,0 +1,70 @@
+package org.qoft4j.trainer.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.bytedeco.javacpp.PointerScope;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.qoft4j.oft.OftConfig;
+import org.qoft4j.quant.QuantSpec;
+import org.qoft4j.trainer.data.DataCursor;
+import org.qoft4j.trainer.data.DataLoader;
+import org.qoft4j.trainer.data.Sample;
+import org.qoft4j.trainer.model.LlamaModel;
+
+/** Gradient accumulation, runs measured in epochs, and checkpoint pruning. */
+class TrainerLoopTest {
+    @TempDir
+    Path tmp;
+
+    /** Two micro-batches of one row each give the gradient of one batch of both rows: the mean over all their scored tokens. */
+    @Test
+    void accumulationEqualsOneLargerBatch() {
+        List<Sample> samples = List.of(TinyLlama.countUp(1, 12, 1).get(0), TinyLlama.countUp(1, 20, 2).get(0));
+        try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(QuantSpec.nf4(), 5);
+             Adapters a = AdapterInjector.inject(m, OftConfig.defaults().withBlockSize(16).withInitWeights(false), 3)) {
+            BackwardPass pass = new RecomputeStep(m, new RngState(m.device()));
+            DataLoader ones = new DataLoader(samples, 32, 1, false, false, 0, 0), both = new DataLoader(samples, 32, 2, false, false, 0, 0);
+            var first = ones.next();
+            var second = ones.next();
+            long tokens = first.scoredTokens() + second.scoredTokens();
+            double nll = pass.run(first, 1.0 / tokens).nllSum() + pass.run(second, 1.0 / tokens).nllSum();
+            List<float[]> accumulated = RecomputeGradientTest.grads(a);
+            var batch = both.next();
+            assertEquals(tokens, batch.scoredTokens());
+            assertEquals(nll, pass.run(batch, 1.0 / tokens).nllSum(), 1e-4);
+            List<float[]> whole = RecomputeGradientTest.grads(a);
+            double worst = 0;
+            for (int i = 0; i < whole.size(); i++)
+                for (int j = 0; j < whole.get(i).length; j++) worst = Math.max(worst, Math.abs(whole.get(i)[j] - accumulated.get(i)[j]));
+            assertTrue(worst <= 1e-6, "max |accumulated - one batch| = " + worst);
+        }
+    }
+
+    @Test
+    void epochsSetTheRunLengthAndCheckpointsArePruned() throws IOException {
+        List<Sample> samples = TinyLlama.countUp(10, 40, 4); // one sample per row of 48 tokens: 5 batches of 2 per epoch
+        Path data = TinyLlama.writeJsonl(tmp.resolve("train.jsonl"), samples);
+        TrainConfig c = TinyLlama.with(TinyLlama.config(Path.of("in-memory-tiny"), data, tmp.resolve("run")), "epochs=2", "seq-len=48",
+                "batch-size=2", "grad-accum=2", "eval-fraction=0", "save-every=1", "keep-checkpoints=2", "oft-block-size=16");
+        try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(QuantSpec.nf4(), 5); Finetune job = Finetune.open(c, m, null)) {
+            Trainer t = job.trainer();
+            assertEquals(5, t.totalSteps(), "2 epochs of 5 batches, 2 per step");
+            TrainSummary s = t.train();
+            assertEquals(5, s.steps());
+        }
+        Path checkpoints = tmp.resolve("run/checkpoints");
+        assertEquals(List.of(checkpoints.resolve("step-000004"), checkpoints.resolve("step-000005")), Checkpointer.list(checkpoints));
+        try (Stream<Path> all = Files.list(checkpoints)) {
+            assertEquals(2, all.count(), "no hidden leftovers from pruning or saving");
+        }
+        TrainerState end = Checkpointer.state(checkpoints.resolve("step-000005"));
+        assertEquals(new DataCursor(1, 5), end.cursor(), "the run ends with the last batch of the second epoch");
+    }
+}
