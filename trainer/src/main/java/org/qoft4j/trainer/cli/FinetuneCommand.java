@@ -46,7 +46,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--eval-every", description = "evaluate every N steps (default: 0 = only at the end)") Integer evalEvery;
     @Option(names = "--seed", description = "default: 42") Long seed;
     @Option(names = "--device", paramLabel = "cpu|cuda", description = "default: cpu") String device;
-    @Option(names = "--dtype", paramLabel = "fp32|bf16", description = "compute dtype; adapters stay fp32 (default: fp32)") String dtype;
+    @Option(names = "--dtype", paramLabel = "fp32|bf16|auto", description = "compute dtype; adapters stay fp32 (default: auto = bf16 on CUDA, fp32 on CPU)") String dtype;
     @Option(names = "--adapter", paramLabel = "oft|lora", description = "default: oft") String adapter;
     @Option(names = "--quant", paramLabel = "nf4|fp4|int4|none", description = "base weights (default: nf4)") String quant;
     @Option(names = "--oft-block-size", description = "OFT block size (default: 32)") Integer oftBlockSize;

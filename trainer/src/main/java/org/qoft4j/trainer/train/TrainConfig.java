@@ -41,7 +41,7 @@ import org.qoft4j.trainer.model.LoadOptions;
  * @param keepCheckpoints how many checkpoints to keep (oldest deleted first)
  * @param seed           seeds data order, adapter initialization and dropout
  * @param device         "cpu" or "cuda" (or "cuda:N")
- * @param dtype          compute dtype: "fp32" or "bf16" (adapter parameters stay fp32)
+ * @param dtype          compute dtype: "fp32", "bf16", or "auto" (bf16 on CUDA, fp32 on CPU); adapters stay fp32
  * @param threads        CPU threads for libtorch (0 = all cores)
  * @param adapter        "oft" (OFTv2; QOFT on a 4-bit base) or "lora" (QLoRA on a 4-bit base)
  * @param quant          base weights: "nf4", "fp4", "int4" or "none"
@@ -80,7 +80,7 @@ public record TrainConfig(
                 100, 0, 4, 256, 1,
                 2e-4, 10, 0.1, 0.0, 0.9, 0.999, 1e-8, 1.0,
                 0, 0, 2, 42,
-                "cpu", "fp32", 0,
+                "cpu", "auto", 0,
                 "oft", "nf4", OftConfig.DEFAULT_BLOCK_SIZE, OftConfig.DEFAULT_NEUMANN_TERMS, 16, 32, 0.05,
                 TargetModules.LLAMA_ALL_LINEAR.names(),
                 true, true, false, false, 0,
@@ -118,7 +118,7 @@ public record TrainConfig(
         nonNegative(e, "max-samples", maxSamples);
         String dev = device == null ? "" : device.toLowerCase(Locale.ROOT);
         if (!(dev.equals("cpu") || dev.equals("cuda") || dev.matches("cuda:\\d+"))) e.add("device must be cpu or cuda (or cuda:N), got '" + device + "'");
-        if (!"fp32".equals(dtype) && !"bf16".equals(dtype)) e.add("dtype must be fp32 or bf16, got '" + dtype + "'");
+        if (!List.of("auto", "fp32", "bf16").contains(String.valueOf(dtype))) e.add("dtype must be fp32, bf16 or auto, got '" + dtype + "'");
         if (!"oft".equals(adapter) && !"lora".equals(adapter)) e.add("adapter must be oft or lora, got '" + adapter + "'");
         if (quant == null || !List.of("nf4", "fp4", "int4", "none").contains(quant)) e.add("quant must be nf4, fp4, int4 or none, got '" + quant + "'");
         positive(e, "oft-block-size", oftBlockSize);
@@ -174,8 +174,10 @@ public record TrainConfig(
         return new LoadOptions(new Device(device.toLowerCase(Locale.ROOT)), computeDtype(), q);
     }
 
+    /** bf16 or fp32; "auto" is bf16 on CUDA and fp32 on the CPU. */
     public ScalarType computeDtype() {
-        return "bf16".equals(dtype) ? ScalarType.BFloat16 : ScalarType.Float;
+        boolean bf16 = "bf16".equals(dtype) || ("auto".equals(dtype) && onCuda());
+        return bf16 ? ScalarType.BFloat16 : ScalarType.Float;
     }
 
     public boolean onCuda() {

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qoft4j.oft.LoraConfig;
@@ -84,6 +85,16 @@ class TrainConfigTest {
         assertEquals(16, o.blockSize());
         assertEquals(4, o.neumannTerms());
         assertEquals(TargetModules.LLAMA_ALL_LINEAR, o.targetModules());
+    }
+
+    @Test
+    void computeDtypeFollowsTheDeviceUnlessGiven() {
+        TrainConfig c = TinyLlama.with(TrainConfig.defaults(), "model=m", "data=d");
+        assertEquals("auto", c.dtype());
+        assertEquals(ScalarType.Float, c.computeDtype());
+        assertEquals(ScalarType.BFloat16, TinyLlama.with(c, "device=cuda").computeDtype());
+        assertEquals(ScalarType.Float, TinyLlama.with(c, "device=cuda", "dtype=fp32").computeDtype());
+        assertEquals(ScalarType.BFloat16, TinyLlama.with(c, "dtype=bf16").computeDtype());
     }
 
     @Test

@@ -1,0 +1,54 @@
+package org.qoft4j.nativekernels;
+
+import org.bytedeco.pytorch.Tensor;
+import org.qoft4j.quant.Bnb4bitWeight;
+import org.qoft4j.quant.Int4Weight;
+import org.qoft4j.quant.QuantizedWeight;
+import org.qoft4j.quant.Tensors;
+import org.qoft4j.quant.kernel.Dequantizer;
+
+/**
+ * The native dequantization kernels: C++ (AVX-512 / AVX2 / scalar, multi-threaded) for CPU tensors, CUDA
+ * for CUDA tensors when {@code libqoft4j_cuda.so} loads. Bit-exact with the reference
+ * ({@code ReferenceDequantizer}) on every path; NaN outputs follow libtorch's vectorized conversions
+ * (bf16 NaN is written as 0xFFFF, fp16 NaN keeps its payload as F16C does).
+ */
+public final class NativeDequantizer implements Dequantizer {
+    @Override
+    public String name() {
+        return "native-" + NativeLibrary.isa();
+    }
+
+    @Override
+    public boolean supports(QuantizedWeight w, Tensor out) {
+        if (WeightChecks.problem(w, out) != null) return false;
+        if (out.is_cpu()) return NativeLibrary.isLoaded();
+        return out.is_cuda() && WeightChecks.address(out) % 16 == 0 && CudaKernels.isAvailable();
+    }
+
+    @Override
+    public void dequantize(QuantizedWeight w, Tensor out) {
+        String problem = WeightChecks.problem(w, out);
+        if (problem != null) throw new IllegalArgumentException(problem);
+        if (out.is_cuda()) {
+            CudaKernels.dequantize(w, out);
+            return;
+        }
+        if (!out.is_cpu()) throw new IllegalArgumentException("native kernels run on CPU or CUDA tensors, got " + out.device().str().getString());
+        NativeLibrary.require();
+        if (w.numel() == 0) return;
+        int dt = WeightChecks.dtypeCode(Tensors.dtype(out));
+        long o = WeightChecks.address(out);
+        if (w instanceof Bnb4bitWeight b) {
+            Bnb4bitWeight.NestedAbsmax nested = b.nested();
+            NativeLibrary.check(NativeApi.qoft4j_dequant_bnb(WeightChecks.address(b.packed()), WeightChecks.address(b.absmax()),
+                    nested == null ? 0 : 1, WeightChecks.address(b.quantMap()), nested == null ? 0 : WeightChecks.address(nested.absmax()),
+                    nested == null ? 0 : WeightChecks.address(nested.quantMap()), nested == null ? 0f : nested.offset(),
+                    nested == null ? 1 : nested.blocksize(), b.numel(), b.blocksize(), o, dt), "NF4/FP4 dequantization");
+        } else {
+            Int4Weight q = (Int4Weight) w;
+            NativeLibrary.check(NativeApi.qoft4j_dequant_int4(WeightChecks.address(q.qweight()), WeightChecks.address(q.qzeros()),
+                    WeightChecks.address(q.scales()), q.rows(), q.cols(), q.groupSize(), o, dt), "INT4 dequantization");
+        }
+    }
+}
