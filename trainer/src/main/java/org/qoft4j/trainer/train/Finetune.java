@@ -50,7 +50,7 @@ public final class Finetune implements AutoCloseable {
             this.train = split.train();
             this.eval = split.eval();
         }
-        this.adapters = AdapterInjector.inject(model, config.adapterConfig(), config.seed());
+        this.adapters = AdapterInjector.inject(model, config.adapterConfig(), config.seed(), config.oftV1());
     }
 
     /** Trains as {@code config} says and returns the summary. */
