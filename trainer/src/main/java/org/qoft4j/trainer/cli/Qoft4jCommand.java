@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
                 FinetuneCommand.class,
                 MergeCommand.class,
                 CompareCommand.class,
+                BenchCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec
