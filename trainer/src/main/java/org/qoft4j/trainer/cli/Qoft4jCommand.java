@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
                 ConvertLlama2cCommand.class,
                 FinetuneCommand.class,
                 MergeCommand.class,
+                GenerateTestDataCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec
