@@ -67,6 +67,8 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--skill-eval", paramLabel = "NAME=FILE", mapFallbackValue = "",
             description = {"exact-match accuracy and loss on a chat JSONL, before and after training (repeatable)"})
     Map<String, Path> skillEvals = new LinkedHashMap<>();
+    @Option(names = "--skill-eval-examples", paramLabel = "N", description = "greedy answers per skill eval (default: ${DEFAULT-VALUE})")
+    int skillEvalExamples = 50;
 
     @Parameters(paramLabel = "KEY=VALUE", description = "overrides, e.g. lr=1e-4 max-grad-norm=0.5 (see the keys of a checkpoint's config.yaml)")
     List<String> overrides = new ArrayList<>();
@@ -78,7 +80,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, Path> skills = new LinkedHashMap<>(demo ? DemoJob.skillEvals() : Map.of());
         skills.putAll(skillEvals);
-        SkillEvals evals = new SkillEvals(skills, 50, 12);
+        SkillEvals evals = new SkillEvals(skills, skillEvalExamples, 12);
         if (demo) out.println(DemoJob.banner(c));
         out.flush();
         try (Finetune job = Finetune.open(c)) {

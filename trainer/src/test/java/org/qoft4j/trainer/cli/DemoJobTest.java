@@ -19,10 +19,10 @@ class DemoJobTest {
         CommandLine cl = Qoft4jCommand.commandLine();
         StringWriter text = new StringWriter();
         cl.setOut(new PrintWriter(text));
-        int rc = cl.execute("finetune", "--steps", "2", "--out", out.toString());
+        int rc = cl.execute("finetune", "--steps", "2", "--skill-eval-examples", "6", "--out", out.toString());
         String s = text.toString();
         assertEquals(0, rc, s);
-        assertTrue(s.contains("new skill: shift") && s.contains("base skill: copy"), s);
+        assertTrue(s.contains("new skill: shift (6)") && s.contains("base skill: copy (6)"), s);
         assertTrue(s.contains("OFT on nf4 base: 2 steps"), s);
         assertTrue(Files.exists(out.resolve("adapter/adapter_model.safetensors")), "adapter written");
         assertTrue(Files.exists(out.resolve("loss.png")), "loss curve written");
