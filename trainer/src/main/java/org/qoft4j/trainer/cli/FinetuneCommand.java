@@ -1,6 +1,7 @@
 package org.qoft4j.trainer.cli;
 
 import java.nio.file.Path;
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -8,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.qoft4j.trainer.train.Checkpointer;
 import org.qoft4j.trainer.train.Finetune;
+import org.qoft4j.trainer.train.SkillEvals;
 import org.qoft4j.trainer.train.TrainConfig;
 import org.qoft4j.trainer.train.TrainConfigIO;
 import org.qoft4j.trainer.train.TrainSummary;
@@ -62,22 +64,50 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--resume", paramLabel = "DIR", description = "continue from a checkpoint (or the newest one in a run directory)")
     String resume;
 
+    @Option(names = "--skill-eval", paramLabel = "NAME=FILE", mapFallbackValue = "",
+            description = {"exact-match accuracy and loss on a chat JSONL, before and after training (repeatable)"})
+    Map<String, Path> skillEvals = new LinkedHashMap<>();
+    @Option(names = "--skill-eval-examples", paramLabel = "N", description = "greedy answers per skill eval (default: ${DEFAULT-VALUE})")
+    int skillEvalExamples = 50;
+
     @Parameters(paramLabel = "KEY=VALUE", description = "overrides, e.g. lr=1e-4 max-grad-norm=0.5 (see the keys of a checkpoint's config.yaml)")
     List<String> overrides = new ArrayList<>();
 
     @Override
     public Integer call() {
-        TrainConfig c = resolve();
-        TrainSummary s = Finetune.run(c);
-        spec.commandLine().getOut().println(s.format());
-        spec.commandLine().getOut().flush();
+        boolean demo = isDemo();
+        TrainConfig c = resolve(demo);
+        PrintWriter out = spec.commandLine().getOut();
+        Map<String, Path> skills = new LinkedHashMap<>(demo ? DemoJob.skillEvals() : Map.of());
+        skills.putAll(skillEvals);
+        SkillEvals evals = new SkillEvals(skills, skillEvalExamples, 12);
+        if (demo) out.println(DemoJob.banner(c));
+        out.flush();
+        try (Finetune job = Finetune.open(c)) {
+            List<SkillEvals.Score> before = evals.isEmpty() ? List.of() : evals.measure(job);
+            TrainSummary s = job.train();
+            out.println(s.format());
+            if (!evals.isEmpty()) out.print(SkillEvals.format(before, evals.measure(job)));
+        }
+        if (demo) out.println(DemoJob.nextSteps(c));
+        out.flush();
         return 0;
+    }
+
+    /** No model named anywhere (flags, YAML, overrides, resume): run the bundled test-data demo. */
+    private boolean isDemo() {
+        return model == null && config == null && resume == null && overrides.stream().noneMatch(o -> o.startsWith("model="));
     }
 
     /** The settings these arguments describe. */
     TrainConfig resolve() {
+        return resolve(isDemo());
+    }
+
+    private TrainConfig resolve(boolean demo) {
         TrainConfig base = resume != null ? Checkpointer.config(Checkpointer.resolve(Path.of(resume))) : TrainConfig.defaults();
         List<TrainConfigIO.Layer> layers = new ArrayList<>();
+        if (demo) layers.add(TrainConfigIO.fromValues(DemoJob.settings(), "the test-data demo's settings"));
         if (config != null) layers.add(TrainConfigIO.fromYaml(config));
         layers.add(TrainConfigIO.fromValues(flags(), "command-line flags"));
         if (!overrides.isEmpty()) layers.add(TrainConfigIO.fromOverrides(overrides));

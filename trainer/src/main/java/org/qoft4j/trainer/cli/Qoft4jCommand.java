@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
                 MergeCommand.class,
                 CompareCommand.class,
                 BenchCommand.class,
+                GenerateTestDataCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec
