@@ -25,7 +25,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--device", paramLabel = "cpu|cuda", defaultValue = "cpu") String device;
     @Option(names = "--dtype", paramLabel = "fp32|bf16", description = "compute dtype (default: fp32 on CPU, bf16 on CUDA)") String dtype;
-    @Option(names = "--random-model", paramLabel = "SPEC", description = "model of the QOFT / QLoRA / full-precision cases (1b, bench, d1024 or key=value list)")
+    @Option(names = {"--random-model", "--random"}, paramLabel = "SPEC", description = "model of the QOFT / QLoRA / full-precision cases (1b, bench, d1024 or key=value list)")
     String model;
     @Option(names = "--v1-model", paramLabel = "SPEC", description = "model of the OFT v1 vs v2 case") String v1Model;
     @Option(names = "--seq-len", description = "tokens per step") Integer seqLen;

@@ -30,7 +30,7 @@ public final class CompareCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model directory (default: test-data/tiny-llama)") Path model;
-    @Option(names = "--random-model", paramLabel = "SPEC",
+    @Option(names = {"--random-model", "--random"}, paramLabel = "SPEC",
             description = "a random-weight Llama instead of --model: 1b (hidden 2048, 16 layers, 32/8 heads, MLP 8192, vocab 32000), "
                     + "bench, d1024, or key=value list (1b,layers=4); trains on random tokens, timing and memory only")
     String randomModel;

@@ -2,6 +2,8 @@ package org.qoft4j.trainer.testdata;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
  * Where the committed {@code test-data/} directory is (see {@link TestDataGenerator}): under the project directory
@@ -48,6 +50,14 @@ public final class TestData {
     /** Held-out new-skill examples. */
     public static Path shiftEval() {
         return dir().resolve("data/shift-eval.jsonl");
+    }
+
+    /** The demo's skill evaluations: the new skill to learn and the base skill not to forget (held-out examples). */
+    public static Map<String, Path> skills() {
+        Map<String, Path> m = new LinkedHashMap<>();
+        m.put("new skill: shift", shiftEval());
+        m.put("base skill: copy", copyEval());
+        return m;
     }
 
     /** Held-out base-skill examples: accuracy after finetuning measures forgetting. */
