@@ -6,8 +6,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.global.torch;
@@ -16,6 +18,7 @@ import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.kernel.Kernels;
 import org.qoft4j.quant.linear.QuantizedLinear;
 import org.qoft4j.trainer.metrics.ByteSizes;
+import org.qoft4j.trainer.train.Finetune;
 
 /**
  * {@code ./qoft4j bench}: the project's headline ratios, each measured side by side in one run, as JSON.
@@ -23,12 +26,12 @@ import org.qoft4j.trainer.metrics.ByteSizes;
  *   <li>{@code oft-v1-vs-v2}: training step time and peak memory of OFT v1 against OFTv2 (full-precision base,
  *       b = 32); target v1 ≥ 5× slower and ≥ 2× the peak memory</li>
  *   <li>{@code qoft-vs-qlora}: QOFT against QLoRA on an NF4 base; target QOFT step time ≤ 1.05× and peak ≤ 1×</li>
- *   <li>{@code 4bit-vs-full}: QOFT against OFTv2 on the full-precision base (the QOFT run is shared with the previous
- *       case); target QOFT peak ≤ 0.5× on a model whose weights dominate memory</li>
+ *   <li>{@code 4bit-vs-full}: QOFT against OFTv2 on the full-precision base; target QOFT peak ≤ 0.5× on a model whose
+ *       weights dominate memory</li>
  *   <li>{@code dequant}: NF4 dequantization (the kernel training uses, and the reference) against a memory copy of
  *       the same output size</li>
  * </ul>
- * Every training configuration runs the real trainer in its own JVM ({@link TrainProbe} via {@link ChildJvm});
+ * Every training configuration (model, adapter, base) runs once, shared by the cases that use it, with the real trainer in its own JVM ({@link TrainProbe} via {@link ChildJvm});
  * peak memory is the resident high-water mark on the CPU and the CUDA allocator's peak on a GPU.
  */
 public final class BenchSuite {
@@ -70,26 +73,28 @@ public final class BenchSuite {
     private BenchSuite() {}
 
     public static ObjectNode run(Options o, Consumer<String> log) {
+        Finetune.requireDevice(o.device());
         ObjectNode root = TrainProbe.JSON.createObjectNode();
         root.set("machine", TrainProbe.JSON.valueToTree(Machine.here(o.cuda())));
-        root.set("options", TrainProbe.JSON.valueToTree(o));
-        TrainProbe.Result qoft = null;
+        ObjectNode opts = TrainProbe.JSON.valueToTree(o);
+        opts.put("work", o.work().toString());
+        root.set("options", opts);
+        Runs runs = new Runs(o, log);
         if (o.cases().contains("oft-v1-vs-v2")) {
-            TrainProbe.Result v2 = train(o, "oftv2", o.v1Model(), "oft", "none", log), v1 = train(o, "oftv1", o.v1Model(), "oft-v1", "none", log);
+            TrainProbe.Result v2 = runs.get("oftv2", o.v1Model(), "oft", "none"), v1 = runs.get("oftv1", o.v1Model(), "oft-v1", "none");
             ObjectNode c = pair(root, "oft_v1_vs_v2", "oftv2", v2, "oftv1", v1);
             target(c, "v1_step_time_over_v2", v1.stepSeconds() / v2.stepSeconds(), ">=", 5);
             target(c, "v1_peak_memory_over_v2", (double) v1.peakBytes() / v2.peakBytes(), ">=", 2);
             c.put("v1_training_memory_over_v2", (double) (v1.peakBytes() - baseline(v1)) / (v2.peakBytes() - baseline(v2)));
         }
-        if (o.cases().contains("qoft-vs-qlora") || o.cases().contains("4bit-vs-full")) qoft = train(o, "qoft", o.model(), "oft", "nf4", log);
         if (o.cases().contains("qoft-vs-qlora")) {
-            TrainProbe.Result qlora = train(o, "qlora", o.model(), "lora", "nf4", log);
+            TrainProbe.Result qoft = runs.get("qoft", o.model(), "oft", "nf4"), qlora = runs.get("qlora", o.model(), "lora", "nf4");
             ObjectNode c = pair(root, "qoft_vs_qlora", "qoft", qoft, "qlora", qlora);
             target(c, "qoft_step_time_over_qlora", qoft.stepSeconds() / qlora.stepSeconds(), "<=", 1.05);
             target(c, "qoft_peak_memory_over_qlora", (double) qoft.peakBytes() / qlora.peakBytes(), "<=", 1.0);
         }
         if (o.cases().contains("4bit-vs-full")) {
-            TrainProbe.Result full = train(o, "oft-full", o.model(), "oft", "none", log);
+            TrainProbe.Result qoft = runs.get("qoft", o.model(), "oft", "nf4"), full = runs.get("oft-full", o.model(), "oft", "none");
             ObjectNode c = pair(root, "qoft_vs_full_precision_oft", "qoft", qoft, "oft_full_precision", full);
             target(c, "qoft_peak_memory_over_full", (double) qoft.peakBytes() / full.peakBytes(), "<=", 0.5);
             c.put("qoft_step_time_over_full", qoft.stepSeconds() / full.stepSeconds());
@@ -102,6 +107,17 @@ public final class BenchSuite {
     /** Memory the run had before training (the loaded model): resident size on the CPU; 0 on CUDA, whose peak counts tensors only. */
     private static long baseline(TrainProbe.Result r) {
         return r.cudaPeakBytes() != null ? 0 : r.rssAfterLoadBytes();
+    }
+
+    /** The training runs of one bench: a configuration (model, adapter, base) shared by several cases runs once. */
+    private record Runs(Options o, Consumer<String> log, Map<String, TrainProbe.Result> done) {
+        Runs(Options o, Consumer<String> log) {
+            this(o, log, new HashMap<>());
+        }
+
+        TrainProbe.Result get(String name, String model, String adapter, String quant) {
+            return done.computeIfAbsent(model + "|" + adapter + "|" + quant, k -> train(o, name, model, adapter, quant, log));
+        }
     }
 
     private static TrainProbe.Result train(Options o, String name, String model, String adapter, String quant, Consumer<String> log) {

@@ -16,7 +16,8 @@ import org.qoft4j.quant.kernel.Kernels;
 
 /**
  * A 4-bit weight and preallocated outputs for timing dequantization against a memory copy of the same output
- * size, on the CPU or a GPU. Shared by the JMH {@code DequantBench} and {@code ./qoft4j bench}.
+ * size, on the CPU or a GPU, for {@code ./qoft4j bench} (the JMH {@code DequantBench} / {@code NativeDequantBench}
+ * measure the same on the CPU with JMH's harness).
  */
 public final class DequantFixture implements AutoCloseable {
     private final QuantizedWeight weight;

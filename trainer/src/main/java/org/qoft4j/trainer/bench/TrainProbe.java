@@ -134,6 +134,7 @@ public final class TrainProbe {
         }
         TrainConfig c = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(overrides)));
         torch.set_num_threads(c.threads() > 0 ? c.threads() : Runtime.getRuntime().availableProcessors());
+        Finetune.requireDevice(c.device());
         long t0 = System.nanoTime();
         List<StepMetrics> steps = new ArrayList<>();
         try (PointerScope scope = new PointerScope();

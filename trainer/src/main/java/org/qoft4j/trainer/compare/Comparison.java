@@ -13,6 +13,7 @@ import org.qoft4j.trainer.bench.ChildJvm;
 import org.qoft4j.trainer.bench.Machine;
 import org.qoft4j.trainer.bench.TrainProbe;
 import org.qoft4j.trainer.train.ConfigException;
+import org.qoft4j.trainer.train.Finetune;
 
 /**
  * Runs a {@link CompareSpec}: each variant trains in its own JVM ({@link ChildJvm} running {@link TrainProbe}), so
@@ -32,6 +33,7 @@ public final class Comparison {
     /** @param log receives progress lines (each child's output, prefixed with its variant) */
     public static ComparisonReport run(CompareSpec spec, Consumer<String> log) {
         spec.validate();
+        for (String o : spec.options()) if (o.startsWith("device=")) Finetune.requireDevice(o.substring("device=".length()));
         Path out = spec.out().toAbsolutePath().normalize();
         for (Variant v : spec.variants()) prepare(out.resolve(v.id()), spec.overwrite());
         List<ComparisonReport.Run> runs = new ArrayList<>();
