@@ -28,8 +28,15 @@ public final class DequantFixture implements AutoCloseable {
         try (PointerScope scope = new PointerScope()) {
             Generator g = torch.make_generator_cpu(1);
             TensorOptions f32 = new TensorOptions(ScalarType.Float);
-            Tensor w = torch.randn(new long[] {rows, cols}, new GeneratorOptional(g), f32).to(device, ScalarType.BFloat16);
-            weight = Quantizer.quantize(w, spec);
+            // quantized on the CPU (the path every model load takes), then moved
+            Tensor w = torch.randn(new long[] {rows, cols}, new GeneratorOptional(g), f32).to(ScalarType.BFloat16);
+            QuantizedWeight cpu = Quantizer.quantize(w, spec);
+            if (device.is_cpu()) {
+                weight = cpu;
+            } else {
+                weight = cpu.to(device);
+                cpu.close();
+            }
             TensorOptions on = new TensorOptions(ScalarType.Float).device(new DeviceOptional(device));
             outF32 = torch.empty(new long[] {rows, cols}, on, null).retainReference();
             outBf16 = torch.empty(new long[] {rows, cols}, new TensorOptions(ScalarType.BFloat16).device(new DeviceOptional(device)), null)
