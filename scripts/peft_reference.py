@@ -6,16 +6,19 @@ bf16). Builds a random-weight Llama (default: hidden 2048, 16 layers, 32/8 heads
 vocab 32000, ~1.1B parameters), wraps every linear layer of attention and MLP with the adapter, and
 trains on random token ids for a few steps. Prints one JSON object per run on stdout:
   {"impl": "peft", "adapter": "lora", "tokens_per_s": ..., "peak_gib": ..., "mfu": ..., ...}
-MFU counts model FLOPs only, 6 * parameters * tokens / s (plus attention), against the card's dense bf16 peak.
+MFU counts model FLOPs only (6 N + 12 L d T per token, N = linear layers and head), against the card's dense bf16 peak.
 """
 import argparse, json, math, time, sys
 
 import torch
 
 
-def model_flops_per_token(cfg, params, seq):
-    # 6N for the matmuls (forward 2N, backward 4N) plus attention scores/values: 12 * layers * hidden * seq
-    return 6 * params + 12 * cfg.num_hidden_layers * cfg.hidden_size * seq
+def model_flops_per_token(cfg, seq):
+    # PaLM's convention, as qoft4j's Mfu.java: 6 N + 12 L d T, N = parameters of the linear layers and the head
+    # (embeddings do no matmul); recomputation is not counted as useful work.
+    d, L, hd = cfg.hidden_size, cfg.num_hidden_layers, cfg.hidden_size // cfg.num_attention_heads
+    n = L * (2 * d * d + 2 * d * cfg.num_key_value_heads * hd + 3 * d * cfg.intermediate_size) + cfg.vocab_size * d
+    return 6 * n + 12 * L * d * seq
 
 
 def peak_tflops(name):
@@ -74,10 +77,10 @@ def run(args, adapter):
     tokens = args.batch * args.seq
     tps = tokens / dt
     name = torch.cuda.get_device_name()
-    mfu = model_flops_per_token(cfg, params, args.seq) * tps / (peak_tflops(name) * 1e12)
+    mfu = model_flops_per_token(cfg, args.seq) * tps / (peak_tflops(name) * 1e12)
     res = {"impl": "peft", "adapter": adapter, "device": name, "torch": torch.__version__,
            "params": params, "trainable": trainable, "batch": args.batch, "seq": args.seq,
-           "grad_checkpointing": args.grad_checkpointing, "step_s": round(dt, 4),
+           "grad_checkpointing": args.grad_checkpointing, "steps": args.steps, "step_s": round(dt, 4),
            "tokens_per_s": round(tps, 1), "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3),
            "mfu": round(mfu, 4), "loss": round(float(loss), 4)}
     del model, opt

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# scripts/make-gpu-bundle.sh — packs .gpu-bundle/ for scripts/gpu-check.sh on a GPU machine that has no Java and no
+# network but has Python's CUDA torch (see ../shared/device/README.md, whose make-gpu-bundle.sh does the packing):
+# the project's jars and their runtime dependencies, the test jars and JUnit's console launcher (for the
+# @Tag("gpu") tests). Run from the repository root; keep .gpu-bundle out of git (it holds binaries).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+packer=${GPU_BUNDLE_PACKER:-$root/../shared/device/make-gpu-bundle.sh}
+[[ -x $packer ]] || { echo "make-gpu-bundle: $packer not found (set GPU_BUNDLE_PACKER)" >&2; exit 2; }
+jars=$root/target/bundle-jars
+rm -rf "$jars" && mkdir -p "$jars"
+# one reactor run, so the modules' own jars come from this build, not from ~/.m2
+mvn -q -B -DskipTests package jar:test-jar dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars"
+mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$jars"
+cp ./*/target/qoft4j-*.jar "$jars/"
+# What travels to the GPU machine is limited to 64 MiB: drop the benchmark harness, XChart's vector-format
+# exporters (loss curves are PNG), and DJL's tokenizer natives (QOFT4J_BUNDLE_TOKENIZERS=linux keeps the
+# linux-x86_64 one: the GPU check trains on pre-tokenized data and needs none).
+rm -f "$jars"/qoft4j-bench-*.jar "$jars"/jmh-core-*.jar "$jars"/jopt-simple-*.jar "$jars"/qoft4j-examples-*-tests.jar \
+      "$jars"/pdfbox-*.jar "$jars"/pdfbox-io-*.jar "$jars"/fontbox-*.jar "$jars"/graphics2d-*.jar "$jars"/VectorGraphics2D-*.jar
+keep=${QOFT4J_BUNDLE_TOKENIZERS:-none}
+for j in "$jars"/tokenizers-*.jar; do
+  python3 - "$j" "$keep" <<'PY'
+import sys, zipfile, os
+src, keep = sys.argv[1], sys.argv[2]; tmp = src + ".tmp"
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for e in zin.infolist():
+        if e.filename.startswith("native/lib/") and not e.filename.endswith("/") and (keep != "linux" or "/linux-x86_64/" not in e.filename):
+            continue
+        zout.writestr(e, zin.read(e.filename))
+os.replace(tmp, src)
+PY
+done
+"$packer" "$jars" .gpu-bundle
