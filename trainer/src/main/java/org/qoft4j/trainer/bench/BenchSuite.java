@@ -38,16 +38,18 @@ public final class BenchSuite {
     public static final List<String> CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant");
 
     /**
-     * @param model        {@code RandomLlama} spec of the QOFT / QLoRA / full-precision cases
-     * @param v1Model      spec of the OFT v1 vs v2 case (v1 costs far more: a smaller model on a CPU)
-     * @param seqLen       tokens per step (one row)
+     * @param model        the model of the QOFT / QLoRA / full-precision cases: a {@code RandomLlama} spec, or a
+     *                     Hugging Face model directory (trained on random token rows all the same)
+     * @param v1Model      the model of the OFT v1 vs v2 case, the same way (v1 costs far more: a smaller model on a CPU)
+     * @param seqLen       tokens per row
+     * @param batchSize    rows per step
      * @param steps        steps per configuration, the first {@code untimedSteps} not timed
      * @param threads      CPU threads per run (0 = all cores)
      * @param dequantSize  the dequantized matrix is {@code dequantSize²}
      * @param work         directory for the runs' files
      */
-    public record Options(String device, String dtype, String model, String v1Model, int seqLen, int steps, int untimedSteps, int threads,
-                          List<String> cases, int dequantSize, Path work) {
+    public record Options(String device, String dtype, String model, String v1Model, int seqLen, int batchSize, int steps, int untimedSteps,
+                          int threads, List<String> cases, int dequantSize, Path work) {
         public Options {
             cases = List.copyOf(cases);
             for (String c : cases)
@@ -65,8 +67,8 @@ public final class BenchSuite {
          */
         public static Options defaults(String device, Path work) {
             boolean cuda = device.toLowerCase(Locale.ROOT).startsWith("cuda");
-            return cuda ? new Options(device, "bf16", "1b", "1b", 1024, 4, 1, 0, CASES, 8192, work)
-                    : new Options(device, "fp32", "bench", "bench,layers=2", 512, 3, 1, 0, CASES, 2048, work);
+            return cuda ? new Options(device, "bf16", "1b", "1b", 1024, 1, 4, 1, 0, CASES, 8192, work)
+                    : new Options(device, "fp32", "bench", "bench,layers=2", 512, 1, 3, 1, 0, CASES, 2048, work);
         }
     }
 
@@ -123,16 +125,19 @@ public final class BenchSuite {
     private static TrainProbe.Result train(Options o, String name, String model, String adapter, String quant, Consumer<String> log) {
         Path dir = o.work().resolve(name);
         List<String> opts = new ArrayList<>(List.of("out=" + dir, "adapter=" + adapter, "quant=" + quant, "device=" + o.device(),
-                "dtype=" + o.dtype(), "steps=" + o.steps(), "batch-size=1", "seq-len=" + o.seqLen(), "warmup=1", "threads=" + o.threads(),
-                "progress=false"));
+                "dtype=" + o.dtype(), "steps=" + o.steps(), "batch-size=" + o.batchSize(), "seq-len=" + o.seqLen(), "warmup=1",
+                "threads=" + o.threads(), "progress=false"));
+        boolean modelDir = Files.isDirectory(Path.of(model));
+        if (modelDir) opts.add("model=" + model);
         Path result = dir.resolve("result.json"), spec = dir.resolve("probe.json");
         try {
             Files.createDirectories(dir);
-            TrainProbe.JSON.writeValue(spec.toFile(), new TrainProbe.Spec(opts, model, null, 0, o.untimedSteps(), result.toString()));
+            TrainProbe.JSON.writeValue(spec.toFile(), new TrainProbe.Spec(opts, modelDir ? null : model, null, 0, o.untimedSteps(), result.toString()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + spec + ": " + e.getMessage(), e);
         }
-        log.accept("bench: " + name + " (" + adapter + ", base " + quant + ", " + model + ", " + o.seqLen() + " tokens, " + o.steps() + " steps)");
+        log.accept("bench: " + name + " (" + adapter + ", base " + quant + ", " + model + ", " + o.batchSize() + " x " + o.seqLen() + " tokens, "
+                + o.steps() + " steps)");
         ChildJvm.run(TrainProbe.class, List.of(spec.toString()), dir.resolve("run.log"), null);
         TrainProbe.Result r = TrainProbe.read(result);
         log.accept(String.format(Locale.ROOT, "  %s: %.3f s/step (best %.3f), %,.0f tokens/s, peak %s (after load %s)", name, r.stepSeconds(),

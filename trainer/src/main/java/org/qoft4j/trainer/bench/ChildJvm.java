@@ -53,6 +53,9 @@ public final class ChildJvm {
         try {
             Files.createDirectories(log.toAbsolutePath().getParent());
             Process p = pb.start();
+            // a parent stopped by a signal (e.g. a time limit) takes its child along instead of leaving it holding the GPU
+            Thread reaper = new Thread(p::destroyForcibly, "child-jvm-reaper");
+            Runtime.getRuntime().addShutdownHook(reaper);
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
                  BufferedWriter w = Files.newBufferedWriter(log, StandardCharsets.UTF_8)) {
                 for (String line; (line = r.readLine()) != null; ) {
@@ -65,6 +68,7 @@ public final class ChildJvm {
                 }
             }
             status = p.waitFor();
+            Runtime.getRuntime().removeShutdownHook(reaper);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot run " + main.getSimpleName() + " in a child JVM (log: " + log + "): " + e.getMessage(), e);
         } catch (InterruptedException e) {

@@ -47,7 +47,7 @@ import org.qoft4j.trainer.train.Trainer;
  *
  * <p>Command line: {@code TrainProbe SPEC.json} (a {@link Spec}; writes {@code spec.resultFile}) or
  * {@code TrainProbe [random-model=SPEC] [untimed-steps=N] KEY=VALUE...} (training options; prints the result as
- * one JSON line; with a random model and no {@code data=}, random token rows are the data).
+ * one JSON line; without {@code data=}, random token rows are the data).
  */
 public final class TrainProbe {
     public static final ObjectMapper JSON = new ObjectMapper().setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -57,8 +57,8 @@ public final class TrainProbe {
      * What to run.
      *
      * @param overrides       training options as {@code key=value} (see {@link TrainConfig}); {@code model=} is only
-     *                        recorded when {@code randomModel} is given; without {@code data=} a random model trains
-     *                        on random token rows
+     *                        recorded when {@code randomModel} is given; without {@code data=} the run trains on
+     *                        random token rows (ids below the model's vocabulary size)
      * @param randomModel     a {@link RandomLlama} spec, or null to load {@code model=}
      * @param skills          skill name -> chat JSONL measured before and after training (needs a tokenizer)
      * @param maxEvalExamples exact-match examples per skill
@@ -122,15 +122,14 @@ public final class TrainProbe {
     public static Result run(Spec spec) throws IOException {
         List<String> overrides = new ArrayList<>(spec.overrides());
         LlamaConfig shape = spec.randomModel() == null ? null : RandomLlama.parse(spec.randomModel());
-        if (shape != null) {
-            if (overrides.stream().noneMatch(o -> o.startsWith("model="))) overrides.add(0, "model=random-llama(" + spec.randomModel() + ")");
-            if (overrides.stream().noneMatch(o -> o.startsWith("data="))) {
-                TrainConfig pre = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(withDummyData(overrides))));
-                Files.createDirectories(pre.outDir());
-                int rows = Math.max(64, pre.batchSize() * pre.gradAccum() * Math.max(pre.steps(), 1));
-                overrides.add("data=" + RandomTokens.write(pre.outDir().resolve("random-tokens.jsonl"), rows, pre.seqLen(), shape.vocabSize(), pre.seed()));
-                overrides.add("eval-fraction=0");
-            }
+        if (shape != null && overrides.stream().noneMatch(o -> o.startsWith("model="))) overrides.add(0, "model=random-llama(" + spec.randomModel() + ")");
+        if (overrides.stream().noneMatch(o -> o.startsWith("data="))) {
+            TrainConfig pre = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(withDummyData(overrides))));
+            int vocab = shape != null ? shape.vocabSize() : LlamaConfig.read(pre.modelDir()).vocabSize();
+            Files.createDirectories(pre.outDir());
+            int rows = Math.max(64, pre.batchSize() * pre.gradAccum() * Math.max(pre.steps(), 1));
+            overrides.add("data=" + RandomTokens.write(pre.outDir().resolve("random-tokens.jsonl"), rows, pre.seqLen(), vocab, pre.seed()));
+            overrides.add("eval-fraction=0");
         }
         TrainConfig c = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(overrides)));
         torch.set_num_threads(c.threads() > 0 ? c.threads() : Runtime.getRuntime().availableProcessors());

@@ -25,10 +25,13 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--device", paramLabel = "cpu|cuda", defaultValue = "cpu") String device;
     @Option(names = "--dtype", paramLabel = "fp32|bf16", description = "compute dtype (default: fp32 on CPU, bf16 on CUDA)") String dtype;
-    @Option(names = {"--random-model", "--random"}, paramLabel = "SPEC", description = "model of the QOFT / QLoRA / full-precision cases (1b, bench, d1024 or key=value list)")
-    String model;
-    @Option(names = "--v1-model", paramLabel = "SPEC", description = "model of the OFT v1 vs v2 case") String v1Model;
-    @Option(names = "--seq-len", description = "tokens per step") Integer seqLen;
+    @Option(names = {"--random-model", "--random"}, paramLabel = "SPEC", description = "random-weight model of the QOFT / QLoRA / full-precision cases (1b, bench, d1024 or key=value list)")
+    String randomModel;
+    @Option(names = "--model", paramLabel = "DIR", description = "a Hugging Face model directory instead, for every case (trained on random tokens)")
+    Path modelDir;
+    @Option(names = "--v1-model", paramLabel = "SPEC|DIR", description = "model of the OFT v1 vs v2 case") String v1Model;
+    @Option(names = "--seq-len", description = "tokens per row") Integer seqLen;
+    @Option(names = "--batch-size", description = "rows per step (default 1)") Integer batchSize;
     @Option(names = "--steps", description = "steps per configuration (the first untimed)") Integer steps;
     @Option(names = "--untimed-steps") Integer untimed;
     @Option(names = "--threads", description = "CPU threads (default: all cores)") Integer threads;
@@ -40,12 +43,18 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (randomModel != null && modelDir != null) throw new CommandLine.ParameterException(spec.commandLine(), "give --model or --random-model, not both");
+        if (modelDir != null && !Files.isDirectory(modelDir))
+            throw new CommandLine.ParameterException(spec.commandLine(), "--model " + modelDir + ": not a directory");
+        String model = modelDir != null ? modelDir.toAbsolutePath().toString() : randomModel;
         Path dir = work != null ? work : Files.createTempDirectory("qoft4j-bench");
         BenchSuite.Options d = BenchSuite.Options.defaults(device, dir);
-        BenchSuite.Options o = new BenchSuite.Options(device, dtype != null ? dtype : d.dtype(), model != null ? model : d.model(),
-                v1Model != null ? v1Model : model != null && d.cuda() ? model : d.v1Model(), seqLen != null ? seqLen : d.seqLen(),
-                steps != null ? steps : d.steps(), untimed != null ? untimed : d.untimedSteps(), threads != null ? threads : d.threads(),
-                cases != null ? cases : d.cases(), dequantSize != null ? dequantSize : d.dequantSize(), dir);
+        // a named model serves the v1 case too on a GPU or when it is a directory; on a CPU a random model's v1 case keeps its smaller default
+        String v1 = v1Model != null ? v1Model : model != null && (d.cuda() || modelDir != null) ? model : d.v1Model();
+        BenchSuite.Options o = new BenchSuite.Options(device, dtype != null ? dtype : d.dtype(), model != null ? model : d.model(), v1,
+                seqLen != null ? seqLen : d.seqLen(), batchSize != null ? batchSize : d.batchSize(), steps != null ? steps : d.steps(),
+                untimed != null ? untimed : d.untimedSteps(), threads != null ? threads : d.threads(), cases != null ? cases : d.cases(),
+                dequantSize != null ? dequantSize : d.dequantSize(), dir);
         ObjectNode result;
         try {
             result = BenchSuite.run(o, line -> {

@@ -13,9 +13,13 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qoft4j.trainer.cli.Qoft4jCommand;
+import org.qoft4j.trainer.testdata.TestData;
 import picocli.CommandLine;
 
-/** {@code ./qoft4j bench} with every case on a micro model: the JSON has each ratio, its target and the runs behind it. */
+/**
+ * {@code ./qoft4j bench} with every case, shortened: OFT v1 vs v2 on a micro random-weight model, the other cases on
+ * the test-data model directory (trained on random tokens). The JSON has each ratio, its target and the runs behind it.
+ */
 class BenchCommandTest {
     static final String MODEL = "hidden=64,intermediate=128,layers=1,heads=2,kv-heads=2,vocab=256";
 
@@ -26,7 +30,8 @@ class BenchCommandTest {
         cl.setOut(new PrintWriter(out));
         cl.setErr(new PrintWriter(err));
         Path file = dir.resolve("bench.json");
-        int rc = cl.execute("bench", "--random", MODEL, "--v1-model", MODEL, "--seq-len", "16", "--steps", "2", "--dequant-size", "128",
+        int rc = cl.execute("bench", "--model", TestData.model().toString(), "--v1-model", MODEL, "--seq-len", "16", "--batch-size", "2",
+                "--steps", "2", "--dequant-size", "128",
                 "--work", dir.resolve("work").toString(), "--out", file.toString());
         assertEquals(0, rc, err.toString());
         JsonNode j = TrainProbe.JSON.readTree(out.toString());
@@ -42,6 +47,8 @@ class BenchCommandTest {
 
         JsonNode q = j.path("qoft_vs_qlora");
         assertEquals("nf4", q.path("qoft").path("quant").asText());
+        assertEquals(TestData.model().toString(), q.path("qoft").path("model").asText());
+        assertEquals(2, q.path("qlora").path("batch_size").asInt());
         assertEquals("lora", q.path("qlora").path("adapter").asText());
         checkTarget(q.path("qoft_peak_memory_over_qlora"), q.path("qoft").path("peak_bytes").asDouble() / q.path("qlora").path("peak_bytes").asDouble());
 
