@@ -21,9 +21,12 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.qoft4j.oft.AdapterLayer;
+import org.qoft4j.oft.LoraConfig;
+import org.qoft4j.oft.LoraLayer;
 import org.qoft4j.oft.OftConfig;
 import org.qoft4j.oft.OftLayer;
 import org.qoft4j.oft.OftV1Layer;
+import org.qoft4j.oft.TargetModules;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.LinearLayer;
@@ -34,7 +37,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Forward + backward of one 2048x2048 layer on 512 tokens, block size 32, on a dense fp32 or an NF4 base: the bare
- * frozen layer, OFTv2 (input-centric, blockwise) and OFT v1 (weight-centric, dense R and W R^T), side by side in one run.
+ * frozen layer, OFTv2 (input-centric, blockwise), OFT v1 (weight-centric, dense R and W R^T) and LoRA (r 16, alpha 32,
+ * dropout 0.05: QLoRA on the NF4 base), side by side in one run.
  * The input requires grad, as inside a network, so every variant also computes dL/dx.
  */
 @State(Scope.Benchmark)
@@ -52,7 +56,7 @@ public class OftLayerBench {
     public int threads;
 
     private LinearLayer frozen;
-    private AdapterLayer v2, v1;
+    private AdapterLayer v2, v1, lora;
     private Tensor x, upstream;
 
     @Setup(Level.Trial)
@@ -66,6 +70,7 @@ public class OftLayerBench {
             OftConfig cfg = OftConfig.defaults().withBlockSize(BLOCK).withInitWeights(false); // non-trivial R
             v2 = new OftLayer(frozen, cfg, "bench", 7, null);
             v1 = new OftV1Layer(frozen, cfg, "bench", 7, null);
+            lora = new LoraLayer(frozen, new LoraConfig(16, 32, 0.05, false, TargetModules.LLAMA_ALL_LINEAR), 7, null);
             x = torch.randn(new long[] {TOKENS, FEATURES}, new GeneratorOptional(g), f32).set_requires_grad(true).retainReference();
             upstream = torch.randn(new long[] {TOKENS, FEATURES}, new GeneratorOptional(g), f32).retainReference();
         }
@@ -75,6 +80,7 @@ public class OftLayerBench {
     public void tearDown() {
         v1.close();
         v2.close();
+        lora.close();
         x.releaseReference();
         upstream.releaseReference();
     }
@@ -103,5 +109,10 @@ public class OftLayerBench {
     @Benchmark
     public double oftV1() {
         return step(v1::forward, v1.parameters());
+    }
+
+    @Benchmark
+    public double lora() {
+        return step(lora::forward, lora.parameters());
     }
 }

@@ -62,7 +62,11 @@ public final class Quickstart {
 
         // 3. The trainer saved the adapter in PEFT's format: adapter_config.json + adapter_model.safetensors.
         Path adapterDir = config.outDir().resolve("adapter");
-        System.out.println("adapter: " + adapterDir.toAbsolutePath());
+        try (var files = java.nio.file.Files.list(adapterDir)) {
+            System.out.println("adapter files: " + files.map(f -> f.getFileName().toString()).sorted().toList());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
 
         // 4. Generate: a fresh 4-bit base with the saved adapter attached, as `./qoft4j generate --adapter` does.
         try (TextTokenizer tok = TextTokenizer.load(TestData.model());
