@@ -3,6 +3,7 @@ package org.qoft4j.trainer.cli;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.qoft4j.trainer.testdata.TestData;
 import org.qoft4j.trainer.train.TrainConfig;
 
 /**
@@ -19,7 +20,7 @@ final class DemoJob {
     }
 
     static Path testData(String rel) {
-        return home().resolve("test-data").resolve(rel);
+        return TestData.dir().resolve(rel);
     }
 
     /** Settings measured to reach ~100% on the new skill in about a minute on 2 cores (see docs/BENCHMARKS.md). */
@@ -40,10 +41,7 @@ final class DemoJob {
     }
 
     static Map<String, Path> skillEvals() {
-        Map<String, Path> m = new LinkedHashMap<>();
-        m.put("new skill: shift", testData("data/shift-eval.jsonl"));
-        m.put("base skill: copy", testData("data/copy-eval.jsonl"));
-        return m;
+        return TestData.skills();
     }
 
     static String banner(TrainConfig c) {

@@ -49,7 +49,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "default: 42") Long seed;
     @Option(names = "--device", paramLabel = "cpu|cuda", description = "default: cpu") String device;
     @Option(names = "--dtype", paramLabel = "fp32|bf16|auto", description = "compute dtype; adapters stay fp32 (default: auto = bf16 on CUDA, fp32 on CPU)") String dtype;
-    @Option(names = "--adapter", paramLabel = "oft|lora", description = "default: oft") String adapter;
+    @Option(names = "--adapter", paramLabel = "oft|lora|oft-v1", description = "default: oft (oft-v1: the original weight-centric OFT, for comparisons)") String adapter;
     @Option(names = "--quant", paramLabel = "nf4|fp4|int4|none", description = "base weights (default: nf4)") String quant;
     @Option(names = "--oft-block-size", description = "OFT block size (default: 32)") Integer oftBlockSize;
     @Option(names = "--neumann-terms", description = "OFT Cayley-Neumann terms (default: 5)") Integer neumannTerms;

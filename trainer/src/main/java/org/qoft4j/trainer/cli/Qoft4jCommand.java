@@ -19,6 +19,8 @@ import picocli.CommandLine.Command;
                 ConvertLlama2cCommand.class,
                 FinetuneCommand.class,
                 MergeCommand.class,
+                CompareCommand.class,
+                BenchCommand.class,
                 GenerateTestDataCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {

@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.DoubleOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptional;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.LinearLayer;
 
@@ -107,13 +108,30 @@ public final class DecoderLayer implements AutoCloseable {
             ks = kv[0];
             vs = kv[1];
         }
-        Tensor attn = torch.scaled_dot_product_attention(qs, ks, vs,
-                ctx.mask() == null ? new TensorOptional() : new TensorOptional(ctx.mask()), 0.0, ctx.causal(), new DoubleOptional(),
-                config.numKvHeads() != config.numHeads());
+        Tensor attn = attention(qs, ks, vs, ctx);
         attn = attn.transpose(1, 2).reshape(b, t, (long) config.numHeads() * hd);
         Tensor h = hidden.add(o.forward(attn));
         Tensor y = postAttentionNorm.forward(h);
         return h.add(down.forward(torch.silu(gate.forward(y)).mul(up.forward(y))));
+    }
+
+    /**
+     * {@code q [B, H, T, hd]}, {@code k, v [B, KV, S, hd]} -> {@code [B, H, T, hd]}. On the CPU, bf16 / fp16 attention
+     * runs in fp32 and is cast back: libtorch's CPU {@code scaled_dot_product_attention} is ~17x slower in bf16 than in
+     * fp32 (docs/BENCHMARKS.md, Training), and fp32 is at least as accurate. On CUDA the fused bf16 kernels are used.
+     */
+    private Tensor attention(Tensor q, Tensor k, Tensor v, AttentionContext ctx) {
+        ScalarType dt = q.scalar_type().intern(); // JavaCPP returns fresh enum objects: intern() before ==
+        boolean upcast = !q.is_cuda() && (dt == ScalarType.BFloat16 || dt == ScalarType.Half);
+        if (upcast) {
+            q = q.to(ScalarType.Float);
+            k = k.to(ScalarType.Float);
+            v = v.to(ScalarType.Float);
+        }
+        Tensor attn = torch.scaled_dot_product_attention(q, k, v,
+                ctx.mask() == null ? new TensorOptional() : new TensorOptional(ctx.mask()), 0.0, ctx.causal(), new DoubleOptional(),
+                config.numKvHeads() != config.numHeads());
+        return upcast ? attn.to(dt) : attn;
     }
 
     @Override

@@ -50,7 +50,7 @@ public final class Finetune implements AutoCloseable {
             this.train = split.train();
             this.eval = split.eval();
         }
-        this.adapters = AdapterInjector.inject(model, config.adapterConfig(), config.seed());
+        this.adapters = AdapterInjector.inject(model, config.adapterConfig(), config.seed(), config.oftV1());
     }
 
     /** Trains as {@code config} says and returns the summary. */
@@ -60,12 +60,17 @@ public final class Finetune implements AutoCloseable {
         }
     }
 
+    /** Fails clearly when {@code device} is CUDA and this libtorch build or machine has none. */
+    public static void requireDevice(String device) {
+        if (device.toLowerCase(java.util.Locale.ROOT).startsWith("cuda") && !torch.cuda_is_available())
+            throw new ConfigException("device " + device + ": CUDA is not available (build with -Pgpu on a machine with an NVIDIA GPU)");
+    }
+
     /** Loads the model directory's model (and tokenizer.json when present) and the data; the job owns and closes them. */
     public static Finetune open(TrainConfig config) {
         config.validate();
         torch.set_num_threads(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
-        if (config.onCuda() && !torch.cuda_is_available())
-            throw new ConfigException("device " + config.device() + ": CUDA is not available (build with -Pgpu on a machine with an NVIDIA GPU)");
+        requireDevice(config.device());
         Path dir = config.modelDir();
         TextTokenizer tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir) : null;
         LlamaModel m = null;

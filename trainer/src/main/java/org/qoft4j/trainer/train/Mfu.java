@@ -16,7 +16,7 @@ import org.qoft4j.trainer.model.Projection;
  * no weight gradients, adapter training does less than 6N per token (so MFU here is comparable with other
  * trainers' figures, not a measure of how busy the GPU was).
  */
-final class Mfu {
+public final class Mfu {
     private Mfu() {}
 
     static double flopsPerToken(LlamaModel m, int seqLen) {
@@ -38,7 +38,7 @@ final class Mfu {
     }
 
     /** The first GPU's name from {@code nvidia-smi}, or null. */
-    static String gpuName() {
+    public static String gpuName() {
         try {
             Process p = new ProcessBuilder("nvidia-smi", "--query-gpu=name", "--format=csv,noheader").redirectErrorStream(true).start();
             try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {

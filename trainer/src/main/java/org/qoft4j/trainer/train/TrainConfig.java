@@ -43,7 +43,8 @@ import org.qoft4j.trainer.model.LoadOptions;
  * @param device         "cpu" or "cuda" (or "cuda:N")
  * @param dtype          compute dtype: "fp32", "bf16", or "auto" (bf16 on CUDA, fp32 on CPU); adapters stay fp32
  * @param threads        CPU threads for libtorch (0 = all cores)
- * @param adapter        "oft" (OFTv2; QOFT on a 4-bit base) or "lora" (QLoRA on a 4-bit base)
+ * @param adapter        "oft" (OFTv2; QOFT on a 4-bit base), "lora" (QLoRA on a 4-bit base) or "oft-v1" (the original
+ *                       weight-centric OFT, for comparisons: same parameters and outputs as OFTv2, far costlier)
  * @param quant          base weights: "nf4", "fp4", "int4" or "none"
  * @param oftBlockSize   OFT block size b
  * @param neumannTerms   OFT Cayley–Neumann terms N
@@ -69,6 +70,8 @@ public record TrainConfig(
         List<String> targetModules,
         boolean recompute, boolean packing, boolean trainOnPrompt, boolean skipMalformed, int maxSamples,
         String resume, boolean progress) {
+
+    static final String OFT_V1 = "oft-v1";
 
     public TrainConfig {
         targetModules = targetModules == null ? null : List.copyOf(targetModules);
@@ -119,7 +122,7 @@ public record TrainConfig(
         String dev = device == null ? "" : device.toLowerCase(Locale.ROOT);
         if (!(dev.equals("cpu") || dev.equals("cuda") || dev.matches("cuda:\\d+"))) e.add("device must be cpu or cuda (or cuda:N), got '" + device + "'");
         if (!List.of("auto", "fp32", "bf16").contains(String.valueOf(dtype))) e.add("dtype must be fp32, bf16 or auto, got '" + dtype + "'");
-        if (!"oft".equals(adapter) && !"lora".equals(adapter)) e.add("adapter must be oft or lora, got '" + adapter + "'");
+        if (!List.of("oft", "lora", OFT_V1).contains(String.valueOf(adapter))) e.add("adapter must be oft, lora or oft-v1, got '" + adapter + "'");
         if (quant == null || !List.of("nf4", "fp4", "int4", "none").contains(quant)) e.add("quant must be nf4, fp4, int4 or none, got '" + quant + "'");
         positive(e, "oft-block-size", oftBlockSize);
         if (neumannTerms < 1 || neumannTerms > OftConfig.MAX_NEUMANN_TERMS)
@@ -153,8 +156,14 @@ public record TrainConfig(
         return Path.of(out);
     }
 
+    /** OFTv2 or OFT v1: the adapter is a rotation. */
     public boolean usesOft() {
-        return "oft".equals(adapter);
+        return "oft".equals(adapter) || OFT_V1.equals(adapter);
+    }
+
+    /** The weight-centric OFT v1 ({@code OftV1Layer}) rather than OFTv2. */
+    public boolean oftV1() {
+        return OFT_V1.equals(adapter);
     }
 
     public TargetModules targets() {

@@ -188,6 +188,28 @@ class LlamaModelTest {
         }
     }
 
+    /** bf16 on the CPU attends in fp32 (DecoderLayer.attention): packed (masked) logits stay close to fp32 and padding stays finite. */
+    @Test
+    void bf16PackedAttentionStaysCloseToFp32() {
+        LlamaConfig c = TinyModels.parse(TinyModels.config("llama"));
+        Map<String, Tensor> w = TinyModels.randomWeights(c, 23);
+        long[] a = {5, 9, 13, 2}, b = {7, 7, 40}, pad = {0, 0};
+        try (PointerScope scope = new PointerScope(); LlamaModel f = ModelLoader.build(c, TensorSource.of("memory", w), LoadOptions.cpu());
+             LlamaModel bf = ModelLoader.build(c, TensorSource.of("memory", w), LoadOptions.cpu().withDtype(org.bytedeco.pytorch.global.torch.ScalarType.BFloat16))) {
+            float[] lf = packedLogits(f, a, b, pad), lb = packedLogits(bf, a, b, pad);
+            int real = (a.length + b.length) * c.vocabSize();
+            double worst = 0, scale = 0;
+            for (int i = 0; i < real; i++) {
+                worst = Math.max(worst, Math.abs(lf[i] - lb[i]));
+                scale = Math.max(scale, Math.abs(lf[i]));
+            }
+            assertTrue(worst > 0 && worst < 0.05 * Math.max(1, scale), "bf16 vs fp32 packed logits: max diff " + worst + " (max |logit| " + scale + ")");
+            for (float x : lb) assertTrue(Float.isFinite(x), "bf16 padding rows must not produce NaN");
+        } finally {
+            TinyModels.release(w);
+        }
+    }
+
     @Test
     void randomWeightsAreSeededPerTensorAndLeaveTheGlobalGeneratorAlone() {
         LlamaConfig c = TinyModels.parse(TinyModels.config("qwen2"));

@@ -141,7 +141,7 @@ class FinetuneCliTest {
 
         r = cli("finetune", "--model", model.toString(), "--data", data.toString(), "--lr", "-1", "--adapter", "dora", "--dtype", "fp8");
         assertEquals(2, r.code());
-        assertTrue(r.err().contains("lr must be a positive number, got -1.0") && r.err().contains("adapter must be oft or lora, got 'dora'")
+        assertTrue(r.err().contains("lr must be a positive number, got -1.0") && r.err().contains("adapter must be oft, lora or oft-v1, got 'dora'")
                 && r.err().contains("dtype must be fp32, bf16 or auto, got 'fp8'"), r.err());
         assertFalse(Files.exists(dir.resolve("bad")));
     }

@@ -116,12 +116,12 @@ class TrainConfigTest {
     @Test
     void everyBadValueIsListed() {
         ConfigException e = assertThrows(ConfigException.class, () -> TinyLlama.with(TrainConfig.defaults(), "batch-size=0", "seq-len=1",
-                "lr=0", "device=tpu", "quant=int8", "neumann-terms=9", "lora-dropout=1", "max-grad-norm=-1", "target-modules=[]"));
+                "lr=0", "device=tpu", "quant=int8", "neumann-terms=9", "lora-dropout=1", "max-grad-norm=-1", "target-modules=[]", "adapter=qoft"));
         String m = e.getMessage();
         for (String expected : List.of("model is required", "data is required", "batch-size must be >= 1, got 0", "seq-len must be >= 2, got 1",
                 "lr must be a positive number, got 0.0", "device must be cpu or cuda", "quant must be nf4, fp4, int4 or none, got 'int8'",
                 "neumann-terms must be 1..8, got 9", "lora-dropout must be in [0, 1), got 1.0", "max-grad-norm must be >= 0",
-                "target-modules must list module names"))
+                "target-modules must list module names", "adapter must be oft, lora or oft-v1, got 'qoft'"))
             assertTrue(m.contains(expected), "missing '" + expected + "' in:\n" + m);
     }
 

@@ -47,6 +47,36 @@ class TrainerLoopTest {
         }
     }
 
+    /** {@code adapter=oft-v1} trains OFT v1 layers: the same parameters and outputs as OFTv2, so the same losses and updates. */
+    @Test
+    void oftV1TrainsLikeOftV2() throws IOException {
+        Path data = TinyLlama.writeJsonl(tmp.resolve("train.jsonl"), TinyLlama.countUp(8, 30, 6));
+        TrainConfig base = TinyLlama.with(TinyLlama.config(Path.of("in-memory-tiny"), data, tmp.resolve("v2")), "steps=3", "eval-fraction=0",
+                "oft-block-size=16", "seq-len=32");
+        List<List<Double>> losses = new java.util.ArrayList<>();
+        List<float[]> params = new java.util.ArrayList<>();
+        for (String adapter : List.of("oft", "oft-v1")) {
+            TrainConfig c = TinyLlama.with(base, "adapter=" + adapter, "out=" + tmp.resolve(adapter));
+            try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(QuantSpec.nf4(), 5); Finetune job = Finetune.open(c, m, null)) {
+                assertEquals(adapter.equals("oft-v1"), job.adapters().layers().values().iterator().next() instanceof org.qoft4j.oft.OftV1Layer);
+                List<Double> l = new java.util.ArrayList<>();
+                Trainer t = job.trainer();
+                t.onStep(s -> l.add(s.loss()));
+                t.train();
+                losses.add(l);
+                params.add(org.qoft4j.quant.Tensors.toFloats(job.adapters().parameters().get(0)));
+            }
+        }
+        for (int i = 0; i < 3; i++) assertEquals(losses.get(0).get(i), losses.get(1).get(i), 1e-4, "loss at step " + (i + 1));
+        double worst = 0, moved = 0;
+        for (int j = 0; j < params.get(0).length; j++) {
+            worst = Math.max(worst, Math.abs(params.get(0)[j] - params.get(1)[j]));
+            moved = Math.max(moved, Math.abs(params.get(0)[j]));
+        }
+        assertTrue(moved > 1e-4, "the adapter trained");
+        assertTrue(worst < 1e-4, "OFT v1 and v2 parameters after 3 steps differ by " + worst);
+    }
+
     @Test
     void epochsSetTheRunLengthAndCheckpointsArePruned() throws IOException {
         List<Sample> samples = TinyLlama.countUp(10, 40, 4); // one sample per row of 48 tokens: 5 batches of 2 per epoch
