@@ -13,6 +13,10 @@ rm -rf "$jars" && mkdir -p "$jars"
 # one reactor run, so the modules' own jars come from this build, not from ~/.m2
 mvn -q -B -DskipTests package jar:test-jar dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars"
 mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$jars"
+# The presets' CUDA classes (no natives: the machine's Python torch ships the CUDA libraries): torch_cuda's
+# loader reads their annotations (org.bytedeco.cuda.presets.cudnn), so without them every CUDA call fails.
+cuda_version=$(sed -n 's:.*<cuda.version>\(.*\)</cuda.version>.*:\1:p' pom.xml)
+mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version" -DoutputDirectory="$jars"
 cp ./*/target/qoft4j-*.jar "$jars/"
 # What travels to the GPU machine is limited to 64 MiB: drop the benchmark harness, XChart's vector-format
 # exporters (loss curves are PNG), and DJL's tokenizer natives (QOFT4J_BUNDLE_TOKENIZERS=linux keeps the
