@@ -17,6 +17,22 @@ mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-s
 # loader reads their annotations (org.bytedeco.cuda.presets.cudnn), so without them every CUDA call fails.
 cuda_version=$(sed -n 's:.*<cuda.version>\(.*\)</cuda.version>.*:\1:p' pom.xml)
 mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version" -DoutputDirectory="$jars"
+# and their JNI glue for what torch_cuda inherits (cudart, cublas, cudnn, cusparse, cusolver, cupti), trimmed
+# from the presets' linux-x86_64 jar; the CUDA libraries themselves come from Python torch's nvidia packages.
+mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version:jar:linux-x86_64" -DoutputDirectory="$jars"
+python3 - "$jars/cuda-$cuda_version-linux-x86_64.jar" <<'PY'
+import sys, zipfile, os, re
+src = sys.argv[1]; tmp = src + ".tmp"
+keep = re.compile(r"libjni(cudart|cublas|cudnn|cusparse|cusolver|cupti)\.so$")
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for e in zin.infolist():
+        if e.filename.endswith(".so") and not keep.search(e.filename):
+            continue
+        zout.writestr(e, zin.read(e.filename))
+        if e.filename.endswith(".so"):  # also where the launcher's platform.extension=-gpu looks first
+            zout.writestr(e.filename.replace("/linux-x86_64/", "/linux-x86_64-gpu/"), zin.read(e.filename))
+os.replace(tmp, src)
+PY
 cp ./*/target/qoft4j-*.jar "$jars/"
 # What travels to the GPU machine is limited to 64 MiB: drop the benchmark harness, XChart's vector-format
 # exporters (loss curves are PNG), and DJL's tokenizer natives (QOFT4J_BUNDLE_TOKENIZERS=linux keeps the
