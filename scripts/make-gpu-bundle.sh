@@ -28,9 +28,10 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED
     for e in zin.infolist():
         if e.filename.endswith(".so") and not keep.search(e.filename):
             continue
-        zout.writestr(e, zin.read(e.filename))
+        data = zin.read(e.filename)
+        zout.writestr(e, data)
         if e.filename.endswith(".so"):  # also where the launcher's platform.extension=-gpu looks first
-            zout.writestr(e.filename.replace("/linux-x86_64/", "/linux-x86_64-gpu/"), zin.read(e.filename))
+            zout.writestr(e.filename.replace("/linux-x86_64/", "/linux-x86_64-gpu/"), data)
 os.replace(tmp, src)
 PY
 cp ./*/target/qoft4j-*.jar "$jars/"
