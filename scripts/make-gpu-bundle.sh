@@ -35,19 +35,22 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED
 os.replace(tmp, src)
 PY
 cp ./*/target/qoft4j-*.jar "$jars/"
-# What travels to the GPU machine is limited to 64 MiB: drop the benchmark harness, XChart's vector-format
-# exporters (loss curves are PNG), and DJL's tokenizer natives (QOFT4J_BUNDLE_TOKENIZERS=linux keeps the
-# linux-x86_64 one: the GPU check trains on pre-tokenized data and needs none).
+# What travels to the GPU machine is limited to 64 MiB with the sources: drop the benchmark harness, XChart's
+# vector-format exporters (loss curves are PNG) and DJL's tokenizers with their dependencies (the GPU check trains
+# on pre-tokenized data; QOFT4J_BUNDLE_TOKENIZERS=keep keeps them, with the linux-x86_64 natives only).
 rm -f "$jars"/qoft4j-bench-*.jar "$jars"/jmh-core-*.jar "$jars"/jopt-simple-*.jar "$jars"/qoft4j-examples-*-tests.jar \
       "$jars"/pdfbox-*.jar "$jars"/pdfbox-io-*.jar "$jars"/fontbox-*.jar "$jars"/graphics2d-*.jar "$jars"/VectorGraphics2D-*.jar
-keep=${QOFT4J_BUNDLE_TOKENIZERS:-none}
+if [[ ${QOFT4J_BUNDLE_TOKENIZERS:-drop} != keep ]]; then
+  rm -f "$jars"/tokenizers-*.jar "$jars"/api-0.*.jar "$jars"/jna-*.jar "$jars"/commons-compress-*.jar
+fi
 for j in "$jars"/tokenizers-*.jar; do
-  python3 - "$j" "$keep" <<'PY'
+  [[ -f $j ]] || continue
+  python3 - "$j" <<'PY'
 import sys, zipfile, os
-src, keep = sys.argv[1], sys.argv[2]; tmp = src + ".tmp"
+src = sys.argv[1]; tmp = src + ".tmp"
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
     for e in zin.infolist():
-        if e.filename.startswith("native/lib/") and not e.filename.endswith("/") and (keep != "linux" or "/linux-x86_64/" not in e.filename):
+        if e.filename.startswith("native/lib/") and not e.filename.endswith("/") and "/linux-x86_64/" not in e.filename:
             continue
         zout.writestr(e, zin.read(e.filename))
 os.replace(tmp, src)
