@@ -87,7 +87,7 @@ step gpu-tests 150 "${launch[@]}" org.junit.platform.console.ConsoleLauncher exe
 if [[ ${STEPS_EXTRA:-yes} != no ]]; then
   step compare 300 "${qoft4j[@]}" compare --model "$model" --data "$data" --device cuda --dtype bf16 --steps "$steps" \
       --batch-size "$batch" --seq-len "$seq" --out "$out/compare"
-  step bench 240 "${qoft4j[@]}" bench --device cuda --model "$model" --seq-len "$seq" --batch-size "$batch" --out "$out/bench.json"
+  step bench 240 "${qoft4j[@]}" bench --device cuda --model "$model" --seq-len "$seq" --batch-size "$batch" --steps 6 --out "$out/bench.json"
 fi
 
 echo; echo "=== steps"; printf '%s\n' "${summary[@]}"

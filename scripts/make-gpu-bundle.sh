@@ -13,20 +13,44 @@ rm -rf "$jars" && mkdir -p "$jars"
 # one reactor run, so the modules' own jars come from this build, not from ~/.m2
 mvn -q -B -DskipTests package jar:test-jar dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars"
 mvn -q -B dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory="$jars"
-cp ./*/target/qoft4j-*.jar "$jars/"
-# What travels to the GPU machine is limited to 64 MiB: drop the benchmark harness, XChart's vector-format
-# exporters (loss curves are PNG), and DJL's tokenizer natives (QOFT4J_BUNDLE_TOKENIZERS=linux keeps the
-# linux-x86_64 one: the GPU check trains on pre-tokenized data and needs none).
-rm -f "$jars"/qoft4j-bench-*.jar "$jars"/jmh-core-*.jar "$jars"/jopt-simple-*.jar "$jars"/qoft4j-examples-*-tests.jar \
-      "$jars"/pdfbox-*.jar "$jars"/pdfbox-io-*.jar "$jars"/fontbox-*.jar "$jars"/graphics2d-*.jar "$jars"/VectorGraphics2D-*.jar
-keep=${QOFT4J_BUNDLE_TOKENIZERS:-none}
-for j in "$jars"/tokenizers-*.jar; do
-  python3 - "$j" "$keep" <<'PY'
-import sys, zipfile, os
-src, keep = sys.argv[1], sys.argv[2]; tmp = src + ".tmp"
+# The presets' CUDA classes (no natives: the machine's Python torch ships the CUDA libraries): torch_cuda's
+# loader reads their annotations (org.bytedeco.cuda.presets.cudnn), so without them every CUDA call fails.
+cuda_version=$(sed -n 's:.*<cuda.version>\(.*\)</cuda.version>.*:\1:p' pom.xml)
+mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version" -DoutputDirectory="$jars"
+# and their JNI glue for what torch_cuda inherits (cudart, cublas, cudnn, cusparse, cusolver, cupti), trimmed
+# from the presets' linux-x86_64 jar; the CUDA libraries themselves come from Python torch's nvidia packages.
+mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version:jar:linux-x86_64" -DoutputDirectory="$jars"
+python3 - "$jars/cuda-$cuda_version-linux-x86_64.jar" <<'PY'
+import sys, zipfile, os, re
+src = sys.argv[1]; tmp = src + ".tmp"
+keep = re.compile(r"libjni(cudart|cublas|cudnn|cusparse|cusolver|cupti)\.so$")
 with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
     for e in zin.infolist():
-        if e.filename.startswith("native/lib/") and not e.filename.endswith("/") and (keep != "linux" or "/linux-x86_64/" not in e.filename):
+        if e.filename.endswith(".so") and not keep.search(e.filename):
+            continue
+        data = zin.read(e.filename)
+        zout.writestr(e, data)
+        if e.filename.endswith(".so"):  # also where the launcher's platform.extension=-gpu looks first
+            zout.writestr(e.filename.replace("/linux-x86_64/", "/linux-x86_64-gpu/"), data)
+os.replace(tmp, src)
+PY
+cp ./*/target/qoft4j-*.jar "$jars/"
+# What travels to the GPU machine is limited to 64 MiB with the sources: drop the benchmark harness, XChart's
+# vector-format exporters (loss curves are PNG) and DJL's tokenizers with their dependencies (the GPU check trains
+# on pre-tokenized data; QOFT4J_BUNDLE_TOKENIZERS=keep keeps them, with the linux-x86_64 natives only).
+rm -f "$jars"/qoft4j-bench-*.jar "$jars"/jmh-core-*.jar "$jars"/jopt-simple-*.jar "$jars"/qoft4j-examples-*-tests.jar \
+      "$jars"/pdfbox-*.jar "$jars"/pdfbox-io-*.jar "$jars"/fontbox-*.jar "$jars"/graphics2d-*.jar "$jars"/VectorGraphics2D-*.jar
+if [[ ${QOFT4J_BUNDLE_TOKENIZERS:-drop} != keep ]]; then
+  rm -f "$jars"/tokenizers-*.jar "$jars"/api-0.*.jar "$jars"/jna-*.jar "$jars"/commons-compress-*.jar
+fi
+for j in "$jars"/tokenizers-*.jar; do
+  [[ -f $j ]] || continue
+  python3 - "$j" <<'PY'
+import sys, zipfile, os
+src = sys.argv[1]; tmp = src + ".tmp"
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for e in zin.infolist():
+        if e.filename.startswith("native/lib/") and not e.filename.endswith("/") and "/linux-x86_64/" not in e.filename:
             continue
         zout.writestr(e, zin.read(e.filename))
 os.replace(tmp, src)

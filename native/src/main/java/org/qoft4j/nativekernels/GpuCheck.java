@@ -95,7 +95,8 @@ public final class GpuCheck {
             Tensor y = torch.matmul(a, a.t());
             Tensor loss = torch.matmul(a.to(ScalarType.Float), w).pow(new Scalar(2.0)).mean();
             torch.backward(new TensorVector(loss), new TensorVector(), new BoolOptional(false), false, new TensorVector());
-            boolean ok = y.device().equals(device) && w.grad().defined() && Double.isFinite(w.grad().abs().sum().item_double());
+            // Device is a native pointer: equals() compares addresses, so compare the kind of device
+            boolean ok = y.is_cuda() == device.is_cuda() && w.grad().defined() && Double.isFinite(w.grad().abs().sum().item_double());
             System.out.printf(Locale.ROOT, "stack | bf16 matmul + backward on %s: %s%n", device.str().getString(), ok ? "ok" : "FAILED");
             if (!ok) failures++;
         }

@@ -33,12 +33,15 @@ class OftCudaTest {
             Tensor x = Fixtures.randn(4, 8, 16, 512).to(dtype);
             Tensor g = Fixtures.randn(5, 8, 16, 256).to(dtype);
             Tensor yc = cpu.forward(x), yg = gpu.forward(x.to(cuda, dtype));
-            assertTrue(Fixtures.maxAbsDiff(yc, yg.to(new Device("cpu"), ScalarType.Float)) < tol);
+            double dy = Fixtures.maxAbsDiff(yc, yg.to(new Device("cpu"), ScalarType.Float));
+            assertTrue(dy < tol, () -> dtype + " forward: max |cpu - cuda| = " + dy + ", tolerance " + tol);
             torch.backward(new TensorVector(yc), new TensorVector(g), new BoolOptional(false), false, new TensorVector());
             torch.backward(new TensorVector(yg), new TensorVector(g.to(cuda, dtype)), new BoolOptional(false), false, new TensorVector());
             for (int i = 0; i < cpu.parameters().size(); i++) {
                 Tensor gc = cpu.parameters().get(i).grad(), gg = gpu.parameters().get(i).grad();
-                assertTrue(Fixtures.maxAbsDiff(gc, gg.to(new Device("cpu"), ScalarType.Float)) < tol * (1 + gc.abs().max().item_double()));
+                double dg = Fixtures.maxAbsDiff(gc, gg.to(new Device("cpu"), ScalarType.Float)), scale = gc.abs().max().item_double();
+                int k = i;
+                assertTrue(dg < tol * (1 + scale), () -> dtype + " grad of parameter " + k + ": max |cpu - cuda| = " + dg + " (max |grad| " + scale + ")");
             }
             cpu.close();
             gpu.close();

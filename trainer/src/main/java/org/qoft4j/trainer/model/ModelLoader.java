@@ -199,7 +199,7 @@ public final class ModelLoader {
             if (w.rows() != out || w.cols() != in)
                 throw new ModelFormatException(ckpt.dir() + ": quantized layer " + module + " is [" + w.rows() + ", " + w.cols() + "], expected ["
                         + out + ", " + in + "]");
-            if (!w.device().equals(o.device())) {
+            if (w.device().is_cuda() != o.device().is_cuda()) {  // Device("cuda") has index -1, a tensor's cuda:0
                 QuantizedWeight moved = w.to(o.device());
                 w.close();
                 w = moved;
