@@ -41,7 +41,7 @@ cp ./*/target/qoft4j-*.jar "$jars/"
 rm -f "$jars"/qoft4j-bench-*.jar "$jars"/jmh-core-*.jar "$jars"/jopt-simple-*.jar "$jars"/qoft4j-examples-*-tests.jar \
       "$jars"/pdfbox-*.jar "$jars"/pdfbox-io-*.jar "$jars"/fontbox-*.jar "$jars"/graphics2d-*.jar "$jars"/VectorGraphics2D-*.jar
 if [[ ${QOFT4J_BUNDLE_TOKENIZERS:-drop} != keep ]]; then
-  rm -f "$jars"/tokenizers-*.jar "$jars"/api-0.*.jar "$jars"/jna-*.jar "$jars"/commons-compress-*.jar
+  rm -f "$jars"/tokenizers-*.jar "$jars"/api-0.*.jar "$jars"/commons-compress-*.jar  # (JNA stays: ResidentMemory uses it)
 fi
 for j in "$jars"/tokenizers-*.jar; do
   [[ -f $j ]] || continue
