@@ -14,7 +14,8 @@
 #   7. `qoft4j compare` and `qoft4j bench` on the same model, when STEPS_EXTRA is not "no".
 # Outputs go to $OUT (or target/gpu-check): the table, every run's metrics.jsonl, PEFT's JSON lines, logs.
 # Knobs (environment): STEPS (default 10), BATCH (4), SEQ (1024), WORK (scratch dir, default /tmp/qoft4j-gpu),
-# BUDGET (seconds for the whole script; later steps get what is left, or are skipped).
+# BUDGET (seconds for the whole script; later steps get what is left, or are skipped), SKIP (step names, e.g.
+# SKIP="smoke+kernels peft"), PROFILE=yes (also QOFT without recomputation: what the recompute pass costs).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,6 +36,7 @@ summary=()
 budget=${BUDGET:-0}  # seconds for the whole script (0: no limit); each step's limit shrinks to fit what is left
 step() {  # step NAME LIMIT_S COMMAND...   (progress lines on stderr, so a step's stdout can go to a file)
   local name=$1 limit=$2; shift 2
+  if [[ " ${SKIP:-} " == *" $name "* ]]; then summary+=("$(printf '%-16s skipped (SKIP)' "$name")"); return 98; fi
   if ((budget > 0)); then
     local left=$((budget - SECONDS - 15))
     ((left < 20)) && { summary+=("$(printf '%-16s skipped: out of time' "$name")"); echo "=== $name: skipped (out of time)" >&2; return 99; }
@@ -68,12 +70,21 @@ for a in oft lora; do
   mkdir -p "$out/run-$a" && cp -f "$work/run-$a"/{metrics.jsonl,loss.png,config.yaml} "$out/run-$a/" 2>/dev/null
 done
 
+if [[ ${PROFILE:-} == yes ]]; then
+  rm -rf "$work/run-oft-norecompute"
+  step finetune-oft-norecompute 240 "${qoft4j[@]}" finetune "${common[@]}" --adapter oft --no-recompute --out "$work/run-oft-norecompute"
+  mkdir -p "$out/run-oft-norecompute" && cp -f "$work/run-oft-norecompute"/metrics.jsonl "$out/run-oft-norecompute/" 2>/dev/null
+fi
+
 step peft 240 python3 scripts/peft_reference.py --steps "$steps" --warmup 2 --batch "$batch" --seq "$seq" > "$out/peft.jsonl"
 cat "$out/peft.jsonl"
 
+profile_row=()
+[[ ${PROFILE:-} == yes ]] && profile_row=(--java "QOFT without recompute (qoft4j, nf4)=$work/run-oft-norecompute")
 echo; echo "=== table"
 python3 scripts/gpu_table.py --gpu "$gpu" --shape "hidden=2048,intermediate=8192,layers=16,heads=32,kv_heads=8,vocab=32000,seq=$seq" \
-  --java "QOFT (qoft4j, nf4)=$work/run-oft" --java "QLoRA (qoft4j, nf4)=$work/run-lora" --peft "$out/peft.jsonl" | tee "$out/gpu-table.md"
+  --java "QOFT (qoft4j, nf4)=$work/run-oft" --java "QLoRA (qoft4j, nf4)=$work/run-lora" \
+  "${profile_row[@]}" --peft "$out/peft.jsonl" | tee "$out/gpu-table.md"
 
 # The GPU test classes, found in the sources (the bundle's test jars hold them; other test classes need test-only jars).
 gpu_tests=()

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.IntStream;
-import org.knowm.xchart.BitmapEncoder;
+import org.qoft4j.trainer.metrics.ChartPng;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.markers.SeriesMarkers;
@@ -132,14 +132,13 @@ public record ComparisonReport(CompareSpec spec, Machine machine, List<Run> runs
             for (Run r : runs) rs.set(r.variant().id(), TrainProbe.JSON.valueToTree(r.result()));
             root.set("ratios", TrainProbe.JSON.valueToTree(ratios()));
             AtomicFiles.write(dir.resolve(JSON), TrainProbe.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
-            AtomicFiles.write(dir.resolve(CHART), chart());
+            ChartPng.write(dir.resolve(CHART), chart());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the comparison report into " + dir + ": " + e.getMessage(), e);
         }
     }
 
-    private byte[] chart() throws IOException {
-        System.setProperty("java.awt.headless", "true");
+    private XYChart chart() {
         XYChart chart = new XYChartBuilder().width(900).height(520).title("Training loss: " + String.join(" vs ",
                 runs.stream().map(r -> r.variant().label()).toList())).xAxisTitle("step").yAxisTitle("loss (nats/token)").build();
         for (Run r : runs) {
@@ -147,7 +146,7 @@ public record ComparisonReport(CompareSpec spec, Machine machine, List<Run> runs
             List<Integer> x = IntStream.rangeClosed(1, y.size()).boxed().toList();
             chart.addSeries(r.variant().label() + " (" + r.result().quant() + ")", x, y).setMarker(SeriesMarkers.NONE);
         }
-        return BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+        return chart;
     }
 
     /** Reads the per-variant results of a finished comparison directory back (e.g. to re-render its report). */

@@ -1,17 +1,14 @@
 package org.qoft4j.trainer.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
-import org.qoft4j.quant.safetensors.AtomicFiles;
+import org.qoft4j.trainer.metrics.ChartPng;
 
 /** {@code loss.png}: train loss per step and eval loss at each evaluation, drawn with XChart from {@code metrics.jsonl}. */
 public final class LossCurve {
@@ -35,10 +32,6 @@ public final class LossCurve {
         if (!trainX.isEmpty()) chart.addSeries("train", trainX, trainY).setMarker(SeriesMarkers.NONE);
         if (!evalX.isEmpty()) chart.addSeries("eval", evalX, evalY).setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line)
                 .setMarker(SeriesMarkers.CIRCLE);
-        try {
-            AtomicFiles.write(png, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot render " + png, e);
-        }
+        ChartPng.write(png, chart);
     }
 }
