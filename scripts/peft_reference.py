@@ -12,6 +12,8 @@ import argparse, json, math, time, sys
 
 import torch
 
+from llama_shape import add_shape_args, llama_config
+
 
 def model_flops_per_token(cfg, seq):
     # PaLM's convention, as qoft4j's Mfu.java: 6 N + 12 L d T, N = parameters of the linear layers and the head
@@ -31,13 +33,11 @@ def peak_tflops(name):
 
 
 def run(args, adapter):
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
     from peft import LoraConfig, OFTConfig, get_peft_model
 
     torch.manual_seed(args.seed)
-    cfg = LlamaConfig(hidden_size=args.hidden, intermediate_size=args.intermediate, num_hidden_layers=args.layers,
-                      num_attention_heads=args.heads, num_key_value_heads=args.kv_heads, vocab_size=args.vocab,
-                      max_position_embeddings=max(2048, args.seq), tie_word_embeddings=False)
+    cfg = llama_config(args)
     cfg._attn_implementation = "sdpa"
     with torch.device("cuda"):
         model = LlamaForCausalLM(cfg).to(torch.bfloat16)
@@ -91,13 +91,7 @@ def run(args, adapter):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--adapters", default="lora,oft")
-    p.add_argument("--hidden", type=int, default=2048)
-    p.add_argument("--intermediate", type=int, default=8192)
-    p.add_argument("--layers", type=int, default=16)
-    p.add_argument("--heads", type=int, default=32)
-    p.add_argument("--kv-heads", type=int, default=8)
-    p.add_argument("--vocab", type=int, default=32000)
-    p.add_argument("--seq", type=int, default=1024)
+    add_shape_args(p)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)

@@ -11,27 +11,21 @@ import argparse, json, os, random, sys
 
 import torch
 
+from llama_shape import add_shape_args, llama_config
+
 
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True, help="model directory to create")
     p.add_argument("--data", required=True, help="JSONL of {\"input_ids\": [...]} records to write")
-    p.add_argument("--hidden", type=int, default=2048)
-    p.add_argument("--intermediate", type=int, default=8192)
-    p.add_argument("--layers", type=int, default=16)
-    p.add_argument("--heads", type=int, default=32)
-    p.add_argument("--kv-heads", type=int, default=8)
-    p.add_argument("--vocab", type=int, default=32000)
-    p.add_argument("--seq", type=int, default=1024, help="tokens per record")
+    add_shape_args(p)
     p.add_argument("--records", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args()
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(a.seed)
-    cfg = LlamaConfig(hidden_size=a.hidden, intermediate_size=a.intermediate, num_hidden_layers=a.layers,
-                      num_attention_heads=a.heads, num_key_value_heads=a.kv_heads, vocab_size=a.vocab,
-                      max_position_embeddings=max(2048, a.seq), tie_word_embeddings=False, torch_dtype="bfloat16")
+    cfg = llama_config(a)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with torch.device(device):
         model = LlamaForCausalLM(cfg).to(torch.bfloat16)
