@@ -8,7 +8,6 @@ import org.qoft4j.trainer.data.Batch;
 import org.qoft4j.trainer.data.DataLoader;
 import org.qoft4j.trainer.data.Sample;
 import org.qoft4j.trainer.model.AttentionContext;
-import org.qoft4j.trainer.model.DecoderLayer;
 import org.qoft4j.trainer.model.LlamaModel;
 
 /** Mean next-token negative log-likelihood of a model over samples (each sample once, in order). */
@@ -33,8 +32,7 @@ public final class Evaluator {
                 Batch b = loader.next();
                 try (PointerScope scope = new PointerScope()) {
                     AttentionContext ctx = b.context(m);
-                    Tensor h = m.embed(b.inputIdsTensor());
-                    for (DecoderLayer l : m.layers()) h = l.forward(h, ctx);
+                    Tensor h = m.hidden(b.inputIdsTensor(), ctx);
                     LlamaModel.NllSum s = m.nextTokenNll(h, b.labelsTensor());
                     sum += s.sum().item_double();
                     tokens += s.tokens();

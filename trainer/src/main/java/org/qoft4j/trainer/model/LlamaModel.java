@@ -5,8 +5,11 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -155,9 +158,37 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     public Tensor forward(Tensor ids, AttentionContext ctx) {
-        Tensor h = embed(ids);
-        for (DecoderLayer l : layers) h = l.forward(h, ctx);
-        return finalNormAndHead(h);
+        return finalNormAndHead(hidden(ids, ctx));
+    }
+
+    /** The last decoder layer's output {@code [B, T, hidden]} for {@code ids [B, T]} (before the final norm). */
+    public Tensor hidden(Tensor ids, AttentionContext ctx) {
+        return runLayers(embed(ids), (l, h) -> l.forward(h, ctx));
+    }
+
+    /**
+     * Runs the decoder layers. Without grad (evaluation, generation, the recompute loop's first pass) each layer runs
+     * in a PointerScope of its own, so its transient tensors (the dequantized weights of a 4-bit base, attention and
+     * MLP activations) are freed before the next layer starts: otherwise an enclosing scope would hold every layer's
+     * dequantized weights until it closes, i.e. the whole model in full precision. With grad, autograd keeps what
+     * backward needs anyway and the tensors stay in the caller's scope.
+     */
+    private Tensor runLayers(Tensor h, BiFunction<DecoderLayer, Tensor, Tensor> layerForward) {
+        boolean scoped = !GradMode.is_enabled();
+        for (DecoderLayer l : layers) {
+            if (!scoped) {
+                h = layerForward.apply(l, h);
+                continue;
+            }
+            PointerScope outer = PointerScope.getInnerScope();
+            Tensor in = h;
+            try (PointerScope own = new PointerScope()) {
+                h = layerForward.apply(l, in);
+                if (outer != null) outer.attach(h);
+                else own.detach(h); // no enclosing scope: the result is the caller's, freed like any unscoped tensor
+            }
+        }
+        return h;
     }
 
     /** Every row is one sequence starting at position 0. */
@@ -224,8 +255,7 @@ public final class LlamaModel implements AutoCloseable {
     public Tensor forward(Tensor ids, KvCache cache) {
         int b = (int) ids.size(0), t = (int) ids.size(1);
         AttentionContext ctx = decodeContext(b, cache.length(), t);
-        Tensor h = embed(ids);
-        for (DecoderLayer l : layers) h = l.forward(h, ctx, cache);
+        Tensor h = runLayers(embed(ids), (l, x) -> l.forward(x, ctx, cache));
         cache.advance(t);
         return finalNormAndHead(h);
     }
