@@ -9,6 +9,24 @@ cd "$root"
 packer=${GPU_BUNDLE_PACKER:-$root/../shared/device/make-gpu-bundle.sh}
 [[ -x $packer ]] || { echo "make-gpu-bundle: $packer not found (set GPU_BUNDLE_PACKER)" >&2; exit 2; }
 jars=$root/target/bundle-jars
+# trim_jar JAR DROP_REGEX [gpu-copy]: rewrites JAR without the entries whose names match DROP_REGEX; with gpu-copy,
+# each kept .so is also stored under linux-x86_64-gpu/, where the launcher's platform.extension=-gpu looks first.
+trim_jar() {
+  python3 - "$@" <<'PY'
+import os, re, sys, zipfile
+src, drop, gpu_copy = sys.argv[1], re.compile(sys.argv[2]), len(sys.argv) > 3
+tmp = src + ".tmp"
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+    for e in zin.infolist():
+        if drop.search(e.filename):
+            continue
+        data = zin.read(e.filename)
+        zout.writestr(e, data)
+        if gpu_copy and e.filename.endswith(".so"):
+            zout.writestr(e.filename.replace("/linux-x86_64/", "/linux-x86_64-gpu/"), data)
+os.replace(tmp, src)
+PY
+}
 rm -rf "$jars" && mkdir -p "$jars"
 # one reactor run, so the modules' own jars come from this build, not from ~/.m2
 mvn -q -B -DskipTests package jar:test-jar dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$jars"
@@ -20,20 +38,7 @@ mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version" -DoutputD
 # and their JNI glue for what torch_cuda inherits (cudart, cublas, cudnn, cusparse, cusolver, cupti), trimmed
 # from the presets' linux-x86_64 jar; the CUDA libraries themselves come from Python torch's nvidia packages.
 mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version:jar:linux-x86_64" -DoutputDirectory="$jars"
-python3 - "$jars/cuda-$cuda_version-linux-x86_64.jar" <<'PY'
-import sys, zipfile, os, re
-src = sys.argv[1]; tmp = src + ".tmp"
-keep = re.compile(r"libjni(cudart|cublas|cudnn|cusparse|cusolver|cupti)\.so$")
-with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
-    for e in zin.infolist():
-        if e.filename.endswith(".so") and not keep.search(e.filename):
-            continue
-        data = zin.read(e.filename)
-        zout.writestr(e, data)
-        if e.filename.endswith(".so"):  # also where the launcher's platform.extension=-gpu looks first
-            zout.writestr(e.filename.replace("/linux-x86_64/", "/linux-x86_64-gpu/"), data)
-os.replace(tmp, src)
-PY
+trim_jar "$jars/cuda-$cuda_version-linux-x86_64.jar" '^(?!.*libjni(cudart|cublas|cudnn|cusparse|cusolver|cupti)\.so$).*\.so$' gpu-copy
 cp ./*/target/qoft4j-*.jar "$jars/"
 # What travels to the GPU machine is limited to 64 MiB with the sources: drop the benchmark harness, XChart's
 # vector-format exporters (loss curves are PNG) and DJL's tokenizers with their dependencies (the GPU check trains
@@ -44,16 +49,6 @@ if [[ ${QOFT4J_BUNDLE_TOKENIZERS:-drop} != keep ]]; then
   rm -f "$jars"/tokenizers-*.jar "$jars"/api-0.*.jar "$jars"/commons-compress-*.jar  # (JNA stays: ResidentMemory uses it)
 fi
 for j in "$jars"/tokenizers-*.jar; do
-  [[ -f $j ]] || continue
-  python3 - "$j" <<'PY'
-import sys, zipfile, os
-src = sys.argv[1]; tmp = src + ".tmp"
-with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
-    for e in zin.infolist():
-        if e.filename.startswith("native/lib/") and not e.filename.endswith("/") and "/linux-x86_64/" not in e.filename:
-            continue
-        zout.writestr(e, zin.read(e.filename))
-os.replace(tmp, src)
-PY
+  if [[ -f $j ]]; then trim_jar "$j" '^native/lib/(?!linux-x86_64/).*[^/]$'; fi
 done
 "$packer" "$jars" .gpu-bundle
