@@ -11,23 +11,7 @@ head (embeddings do no matmul), T the sequence length. Peak memory: the CUDA cac
 """
 import argparse, json, statistics, sys
 
-PEAKS = [("H100 PCIE", 756e12), ("H100", 989e12), ("H200", 989e12), ("H800", 989e12), ("A100", 312e12), ("L40S", 362e12)]
-
-
-def peak_flops(gpu):
-    g = (gpu or "").upper()
-    for key, v in PEAKS:
-        if all(k in g for k in key.split()):
-            return v
-    return float("nan")
-
-
-def flops_per_token(s):
-    d, i, L, v, h, kv, t = s["hidden"], s["intermediate"], s["layers"], s["vocab"], s["heads"], s["kv_heads"], s["seq"]
-    hd = d // h
-    linear = L * (2 * d * d + 2 * d * kv * hd + 3 * d * i) + v * d
-    return 6 * linear + 12 * L * d * t
-
+from llama_shape import flops_per_token, peak_flops
 
 def java_row(label, run_dir, skip):
     steps = []
@@ -76,7 +60,7 @@ def main():
                         a.gpu = a.gpu or o.get("device", "")
         except OSError as e:
             rows.append({"run": "PEFT reference", "error": str(e)})
-    fpt, peak = flops_per_token(shape), peak_flops(a.gpu)
+    fpt, peak = flops_per_token(**shape), peak_flops(a.gpu)
     print(f"GPU: {a.gpu or 'unknown'}; shape {a.shape}; MFU against {peak / 1e12:.0f} TFLOP/s dense bf16, "
           f"{fpt / 1e9:.2f} GFLOP per token")
     print("| run | tokens/s | peak GPU memory (GiB) | MFU | timed steps | last loss |")

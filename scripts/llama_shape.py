@@ -1,5 +1,25 @@
-"""The Llama shape shared by scripts/random_llama.py and scripts/peft_reference.py (default: the ~1.1B model of
-scripts/gpu-check.sh: hidden 2048, 16 layers, 32/8 heads, MLP 8192, vocab 32000, untied head)."""
+"""The Llama shape shared by scripts/random_llama.py, scripts/peft_reference.py and scripts/gpu_table.py (default:
+the ~1.1B model of scripts/gpu-check.sh: hidden 2048, 16 layers, 32/8 heads, MLP 8192, vocab 32000, untied head),
+and MFU as qoft4j's Mfu.java counts it."""
+
+# dense bf16 peak FLOP/s by GPU name (the first key whose words all occur in the name)
+PEAKS = [("H100 PCIE", 756e12), ("H100", 989e12), ("H200", 989e12), ("H800", 989e12), ("A100", 312e12), ("L40S", 362e12)]
+
+
+def peak_flops(gpu):
+    g = (gpu or "").upper()
+    for key, v in PEAKS:
+        if all(k in g for k in key.split()):
+            return v
+    return float("nan")
+
+
+def flops_per_token(hidden, intermediate, layers, heads, kv_heads, vocab, seq):
+    """PaLM's convention: 6 N + 12 L d T, N = parameters of the linear layers and the head (embeddings do no
+    matmul); recomputation is not counted as useful work."""
+    hd = hidden // heads
+    n = layers * (2 * hidden * hidden + 2 * hidden * kv_heads * hd + 3 * hidden * intermediate) + vocab * hidden
+    return 6 * n + 12 * layers * hidden * seq
 
 
 def add_shape_args(p):

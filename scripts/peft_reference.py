@@ -12,24 +12,7 @@ import argparse, json, math, time, sys
 
 import torch
 
-from llama_shape import add_shape_args, llama_config
-
-
-def model_flops_per_token(cfg, seq):
-    # PaLM's convention, as qoft4j's Mfu.java: 6 N + 12 L d T, N = parameters of the linear layers and the head
-    # (embeddings do no matmul); recomputation is not counted as useful work.
-    d, L, hd = cfg.hidden_size, cfg.num_hidden_layers, cfg.hidden_size // cfg.num_attention_heads
-    n = L * (2 * d * d + 2 * d * cfg.num_key_value_heads * hd + 3 * d * cfg.intermediate_size) + cfg.vocab_size * d
-    return 6 * n + 12 * L * d * seq
-
-
-def peak_tflops(name):
-    name = name.upper()
-    if "H100" in name or "H200" in name or "GH200" in name:
-        return 989.0  # dense bf16, SXM
-    if "A100" in name:
-        return 312.0
-    return float("nan")
+from llama_shape import add_shape_args, flops_per_token, llama_config, peak_flops
 
 
 def run(args, adapter):
@@ -77,7 +60,7 @@ def run(args, adapter):
     tokens = args.batch * args.seq
     tps = tokens / dt
     name = torch.cuda.get_device_name()
-    mfu = model_flops_per_token(cfg, args.seq) * tps / (peak_tflops(name) * 1e12)
+    mfu = flops_per_token(args.hidden, args.intermediate, args.layers, args.heads, args.kv_heads, args.vocab, args.seq) * tps / peak_flops(name)
     res = {"impl": "peft", "adapter": adapter, "device": name, "torch": torch.__version__,
            "params": params, "trainable": trainable, "batch": args.batch, "seq": args.seq,
            "grad_checkpointing": args.grad_checkpointing, "steps": args.steps, "step_s": round(dt, 4),
