@@ -58,7 +58,7 @@ step smoke+kernels 150 bash native/gpu-check.sh
 [[ -f $cuda_lib ]] && cuda_opt="-Dqoft4j.cuda.library=$cuda_lib"
 
 launch=(env "JAVA_OPTS=$opts ${cuda_opt:-}" bash "$bundle/run-on-device.sh")
-qoft4j=("${launch[@]}" org.qoft4j.trainer.cli.Qoft4jCommand)
+qoft4j=("${launch[@]}" org.qoft4j.cli.Qoft4jCommand)
 model=$work/llama-1b data=$work/random-tokens.jsonl
 [[ -f $model/config.json && -f $data ]] || step random-model 180 python3 scripts/random_llama.py --out "$model" --data "$data" --seq "$seq"
 

@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.kernel.Dequantizer;
 import org.qoft4j.quant.kernel.Kernels;
 

@@ -1,5 +1,8 @@
 package org.qoft4j.bench;
 
+import org.qoft4j.core.DeviceSpec;
+import org.qoft4j.core.ComputeDtype;
+import org.qoft4j.quant.BaseQuant;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.PointerScope;
@@ -19,15 +22,15 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.qoft4j.quant.linear.QuantizedLinear;
-import org.qoft4j.trainer.metrics.ResidentMemory;
-import org.qoft4j.trainer.model.LlamaConfig;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.model.LoadOptions;
-import org.qoft4j.trainer.model.ModelFamily;
-import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.model.RandomWeights;
+import org.qoft4j.core.memory.ResidentMemory;
+import org.qoft4j.model.LlamaConfig;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.LoadOptions;
+import org.qoft4j.model.ModelFamily;
+import org.qoft4j.model.ModelLoader;
+import org.qoft4j.model.RandomWeights;
 
 /**
  * One no-grad forward pass (logits for every position) of a random-weight Llama: hidden 1024, 8 layers, 16 heads,
@@ -62,7 +65,7 @@ public class ModelForwardBench {
         scope = new PointerScope();
         LlamaConfig c = new LlamaConfig(ModelFamily.LLAMA, java.util.List.of(), 1024, 2816, 8, 16, 16, 64, 32000, 1e-5, 10000, null, 4096,
                 false, false, false, false, false, 0, 1L, java.util.List.of(2L), null);
-        LoadOptions o = LoadOptions.cpu().withDtype(LoadOptions.parseDtype(dtype)).withQuant(LoadOptions.parseQuant(quant));
+        LoadOptions o = LoadOptions.cpu().withDtype(ComputeDtype.parse(dtype).on(DeviceSpec.CPU)).withQuant(BaseQuant.parse(quant).spec());
         model = ModelLoader.build(c, new RandomWeights(c, 1), o);
         long[] t = new long[TOKENS];
         for (int i = 0; i < TOKENS; i++) t[i] = (i * 7919L) % 32000;

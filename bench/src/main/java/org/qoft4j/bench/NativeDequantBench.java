@@ -24,7 +24,7 @@ import org.qoft4j.nativekernels.NativeDequantizer;
 import org.qoft4j.nativekernels.NativeLibrary;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.kernel.Kernels;
 import org.qoft4j.quant.linear.QuantizedLinear;
 

@@ -21,7 +21,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 
 /**
  * Quantizing a bf16 4096x4096 weight (16.8 M parameters; ns per parameter = ms/op / 16.8): the cost of

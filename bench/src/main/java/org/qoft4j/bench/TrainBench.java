@@ -11,18 +11,18 @@ import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch;
 import org.qoft4j.quant.linear.QuantizedLinear;
-import org.qoft4j.trainer.metrics.ResidentMemory;
-import org.qoft4j.trainer.model.LlamaConfig;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.model.ModelFamily;
-import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.model.RandomWeights;
-import org.qoft4j.trainer.train.Finetune;
-import org.qoft4j.trainer.train.StepMetrics;
-import org.qoft4j.trainer.train.TrainConfig;
-import org.qoft4j.trainer.train.TrainConfigIO;
-import org.qoft4j.trainer.train.TrainSummary;
-import org.qoft4j.trainer.train.Trainer;
+import org.qoft4j.core.memory.ResidentMemory;
+import org.qoft4j.model.LlamaConfig;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.ModelFamily;
+import org.qoft4j.model.ModelLoader;
+import org.qoft4j.model.RandomWeights;
+import org.qoft4j.trainer.Finetune;
+import org.qoft4j.trainer.StepMetrics;
+import org.qoft4j.trainer.TrainConfig;
+import org.qoft4j.trainer.TrainConfigIO;
+import org.qoft4j.trainer.TrainSummary;
+import org.qoft4j.trainer.Trainer;
 
 /**
  * Training throughput and peak memory of one configuration: the real {@link Trainer} loop (recomputation or plain
@@ -65,7 +65,7 @@ public final class TrainBench {
                 best = Math.min(best, st.stepSeconds());
             }
             ObjectNode o = new ObjectMapper().createObjectNode();
-            o.put("adapter", c.adapter()).put("quant", c.quant()).put("recompute", c.recompute()).put("dtype", c.dtype());
+            o.put("adapter", c.adapter().key()).put("quant", c.quant().key()).put("recompute", c.recompute()).put("dtype", c.dtype().key());
             o.put("seq_len", c.seqLen()).put("batch_size", c.batchSize()).put("timed_steps", steps.size() - WARMUP);
             o.put("tokens_per_s", tokens / seconds).put("step_seconds", seconds / (steps.size() - WARMUP));
             // on a shared machine the fastest step is the least disturbed one

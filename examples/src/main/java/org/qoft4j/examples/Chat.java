@@ -3,12 +3,12 @@ package org.qoft4j.examples;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
-import org.qoft4j.trainer.model.GenerationConfig;
-import org.qoft4j.trainer.model.Generator;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.testdata.TestData;
-import org.qoft4j.trainer.tokenizer.ChatMessage;
-import org.qoft4j.trainer.tokenizer.TextTokenizer;
+import org.qoft4j.model.GenerationConfig;
+import org.qoft4j.model.Generator;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.tokenizer.ChatMessage;
+import org.qoft4j.data.tokenizer.TextTokenizer;
 
 /** The one helper the examples share: a greedy chat answer of a test-data model, the way the skill evaluations ask it. */
 final class Chat {

@@ -1,27 +1,25 @@
 package org.qoft4j.examples;
 
+import org.qoft4j.model.AdapterSet;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.qoft4j.oft.AdapterLayer;
-import org.qoft4j.oft.peft.PeftAdapter;
-import org.qoft4j.oft.peft.PeftAdapterIO;
 import org.qoft4j.quant.QuantSpec;
-import org.qoft4j.quant.Tensors;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.model.LoadOptions;
-import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.testdata.TestData;
-import org.qoft4j.trainer.tokenizer.ChatMessage;
-import org.qoft4j.trainer.tokenizer.TextTokenizer;
-import org.qoft4j.trainer.train.Finetune;
-import org.qoft4j.trainer.train.TrainConfig;
-import org.qoft4j.trainer.train.TrainConfigIO;
-import org.qoft4j.trainer.train.TrainSummary;
-import org.qoft4j.trainer.train.MergedModel;
+import org.qoft4j.core.Tensors;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.LoadOptions;
+import org.qoft4j.model.ModelLoader;
+import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.tokenizer.ChatMessage;
+import org.qoft4j.data.tokenizer.TextTokenizer;
+import org.qoft4j.trainer.Finetune;
+import org.qoft4j.trainer.TrainConfig;
+import org.qoft4j.trainer.TrainConfigIO;
+import org.qoft4j.trainer.TrainSummary;
+import org.qoft4j.model.MergedModel;
 
 /**
  * Merge and export: fold a trained QOFT adapter into its base and write a plain Hugging Face model.
@@ -57,27 +55,20 @@ public final class MergeAndExport {
 
         // 2. The 4-bit base (computing in fp32) with the adapter attached: what was trained.
         try (PointerScope scope = new PointerScope(); TextTokenizer tok = TextTokenizer.load(modelDir);
-             LlamaModel adapted = ModelLoader.load(modelDir, LoadOptions.cpu().withDtype(ScalarType.Float).withQuant(QuantSpec.nf4()))) {
-            PeftAdapter adapter = PeftAdapterIO.read(adapterDir, adapted.baseLayers(), adapted.device());
-            try {
-                adapter.layers().values().forEach(l -> l.train(false));
-                adapted.attach(adapter.layers());
+             LlamaModel adapted = ModelLoader.load(modelDir, LoadOptions.cpu().withDtype(ScalarType.Float).withQuant(QuantSpec.nf4()));
+             AdapterSet adapter = AdapterSet.open(adapted, adapterDir)) {
+            // 3. Merge into the weights the adapter saw (the dequantized NF4 ones) and write a Hugging Face directory.
+            MergedModel.write(modelDir, adapted, adapter.layers(), out);
+            System.out.println("merged " + adapter.layers().size() + " adapter layers -> " + out.toAbsolutePath());
 
-                // 3. Merge into the weights the adapter saw (the dequantized NF4 ones) and write a Hugging Face directory.
-                MergedModel.write(modelDir, adapted, adapter.layers(), out);
-                System.out.println("merged " + adapter.layers().size() + " adapter layers -> " + out.toAbsolutePath());
-
-                // 4. Load the export as an ordinary full-precision model: no adapter, no quantization.
-                try (LlamaModel merged = ModelLoader.load(out, LoadOptions.cpu())) {
-                    long[] ids = tok.encodeChat(List.of(ChatMessage.user("shift merge")), true);
-                    Tensor input = Tensors.ofLongs(ids, 1, ids.length);
-                    double diff = merged.forward(input).sub(adapted.forward(input)).abs().max().item_double();
-                    System.out.printf("max |logits(merged) - logits(4-bit base + adapter)| = %.2e over %d positions%n", diff, ids.length);
-                    for (String q : List.of("shift merge", "copy merge"))
-                        System.out.println("  merged model: " + q + " -> " + Chat.ask(merged, tok, out, q));
-                }
-            } finally {
-                adapter.layers().values().forEach(AdapterLayer::close);
+            // 4. Load the export as an ordinary full-precision model: no adapter, no quantization.
+            try (LlamaModel merged = ModelLoader.load(out, LoadOptions.cpu())) {
+                long[] ids = tok.encodeChat(List.of(ChatMessage.user("shift merge")), true);
+                Tensor input = Tensors.ofLongs(ids, 1, ids.length);
+                double diff = merged.forward(input).sub(adapted.forward(input)).abs().max().item_double();
+                System.out.printf("max |logits(merged) - logits(4-bit base + adapter)| = %.2e over %d positions%n", diff, ids.length);
+                for (String q : List.of("shift merge", "copy merge"))
+                    System.out.println("  merged model: " + q + " -> " + Chat.ask(merged, tok, out, q));
             }
         }
     }

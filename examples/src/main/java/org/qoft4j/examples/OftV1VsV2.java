@@ -10,12 +10,12 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.qoft4j.oft.AdapterLayer;
-import org.qoft4j.oft.OftConfig;
-import org.qoft4j.oft.OftLayer;
-import org.qoft4j.oft.OftV1Layer;
+import org.qoft4j.adapters.AdapterLayer;
+import org.qoft4j.adapters.OftConfig;
+import org.qoft4j.adapters.OftLayer;
+import org.qoft4j.adapters.OftV1Layer;
 import org.qoft4j.quant.linear.DenseLinear;
-import org.qoft4j.trainer.bench.OpTimer;
+import org.qoft4j.cli.bench.OpTimer;
 
 /**
  * OFT v1 vs OFTv2: the same adapter computed two ways.

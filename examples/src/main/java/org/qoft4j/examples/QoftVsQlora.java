@@ -1,10 +1,10 @@
 package org.qoft4j.examples;
 
 import java.nio.file.Path;
-import org.qoft4j.trainer.compare.CompareSpec;
-import org.qoft4j.trainer.compare.Comparison;
-import org.qoft4j.trainer.compare.ComparisonReport;
-import org.qoft4j.trainer.compare.Variant;
+import org.qoft4j.cli.compare.CompareSpec;
+import org.qoft4j.cli.compare.Comparison;
+import org.qoft4j.cli.compare.ComparisonReport;
+import org.qoft4j.cli.compare.Variant;
 
 /**
  * QOFT vs QLoRA: the comparison {@code ./qoft4j compare} runs, through the Java API.

@@ -1,5 +1,6 @@
 package org.qoft4j.examples;
 
+import org.qoft4j.quant.kernel.Kernels;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
@@ -9,12 +10,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
-import org.qoft4j.quant.safetensors.SafetensorsFile;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.model.LoadOptions;
-import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.testdata.TestData;
+import org.qoft4j.quant.linear.Quantizer;
+import org.qoft4j.core.safetensors.SafetensorsFile;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.LoadOptions;
+import org.qoft4j.model.ModelLoader;
+import org.qoft4j.cli.testdata.TestData;
 
 /**
  * Quantize and inspect: what 4 bits per weight keep of a real weight matrix, and what they save on a whole model.
@@ -45,7 +46,7 @@ public final class QuantizeAndInspect {
             for (QuantSpec spec : List.of(QuantSpec.nf4(), QuantSpec.nf4().withDoubleQuant(true), QuantSpec.of(QuantType.FP4),
                     QuantSpec.of(QuantType.INT4))) {
                 try (QuantizedWeight q = Quantizer.quantize(w, spec)) {
-                    Tensor back = q.dequantize(ScalarType.Float);
+                    Tensor back = Kernels.dequantize(q, ScalarType.Float);
                     Tensor err = back.sub(w);
                     double rmse = err.pow(new org.bytedeco.pytorch.Scalar(2)).mean().sqrt().item_double();
                     System.out.printf("  %-34s %,8d bytes = %.2f bits/weight, max |error| %.4f, RMS error / RMS weight %.3f%n", describe(spec),

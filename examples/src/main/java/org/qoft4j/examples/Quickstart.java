@@ -1,23 +1,21 @@
 package org.qoft4j.examples;
 
+import org.qoft4j.model.AdapterSet;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.global.torch;
-import org.qoft4j.oft.AdapterLayer;
-import org.qoft4j.oft.peft.PeftAdapter;
-import org.qoft4j.oft.peft.PeftAdapterIO;
 import org.qoft4j.quant.QuantSpec;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.model.LoadOptions;
-import org.qoft4j.trainer.model.ModelLoader;
-import org.qoft4j.trainer.testdata.TestData;
-import org.qoft4j.trainer.tokenizer.TextTokenizer;
-import org.qoft4j.trainer.train.Finetune;
-import org.qoft4j.trainer.train.TrainConfig;
-import org.qoft4j.trainer.train.TrainConfigIO;
-import org.qoft4j.trainer.train.TrainSummary;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.LoadOptions;
+import org.qoft4j.model.ModelLoader;
+import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.tokenizer.TextTokenizer;
+import org.qoft4j.trainer.Finetune;
+import org.qoft4j.trainer.TrainConfig;
+import org.qoft4j.trainer.TrainConfigIO;
+import org.qoft4j.trainer.TrainSummary;
 
 /**
  * Quickstart: QOFT from Java in four cells: configure, train, save, generate.
@@ -70,17 +68,11 @@ public final class Quickstart {
 
         // 4. Generate: a fresh 4-bit base with the saved adapter attached, as `./qoft4j generate --adapter` does.
         try (TextTokenizer tok = TextTokenizer.load(TestData.model());
-             LlamaModel base = ModelLoader.load(TestData.model(), LoadOptions.cpu().withQuant(QuantSpec.nf4()))) {
-            PeftAdapter adapter = PeftAdapterIO.read(adapterDir, base.baseLayers(), base.device());
-            try {
-                adapter.layers().values().forEach(l -> l.train(false));
-                base.attach(adapter.layers());
-                System.out.println("reloaded " + adapter.layers().size() + " " + adapter.config().peftType() + " adapter layers");
-                for (String q : List.of("shift hello", "shift java", "copy java"))
-                    System.out.println("  " + q + " -> " + Chat.ask(base, tok, q));
-            } finally {
-                adapter.layers().values().forEach(AdapterLayer::close);
-            }
+             LlamaModel base = ModelLoader.load(TestData.model(), LoadOptions.cpu().withQuant(QuantSpec.nf4()));
+             AdapterSet adapter = AdapterSet.open(base, adapterDir)) { // attached in eval mode; closing takes it off again
+            System.out.println("reloaded " + adapter.layers().size() + " " + adapter.config().peftType() + " adapter layers");
+            for (String q : List.of("shift hello", "shift java", "copy java"))
+                System.out.println("  " + q + " -> " + Chat.ask(base, tok, q));
         }
     }
 }

@@ -5,7 +5,7 @@ import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /**
  * OFT's blockwise rotation {@code y = x R} as native fp32 CPU kernels: {@code x [..., r*b]},

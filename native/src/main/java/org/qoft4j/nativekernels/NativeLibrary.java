@@ -3,7 +3,7 @@ package org.qoft4j.nativekernels;
 import java.util.Locale;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.Tensor;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

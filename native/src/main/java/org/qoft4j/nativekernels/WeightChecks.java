@@ -6,7 +6,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.qoft4j.quant.kernel.Kernels;
 
 /**

@@ -10,7 +10,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /**
  * Gradients through HookedRotation against plain autograd through libtorch's batched matmul, with

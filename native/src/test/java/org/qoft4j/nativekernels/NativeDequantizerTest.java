@@ -22,7 +22,7 @@ import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.qoft4j.quant.kernel.Kernels;
 
 /** The native CPU kernels against ReferenceDequantizer, bit for bit, on every instruction-set path. */

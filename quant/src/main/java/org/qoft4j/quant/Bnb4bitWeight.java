@@ -1,11 +1,12 @@
 package org.qoft4j.quant;
 
+import org.qoft4j.core.Tensors;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
- * An NF4 or FP4 weight in the bitsandbytes layout ({@code ../shared/spec/nf4-format.md}).
+ * An NF4 or FP4 weight in the bitsandbytes layout (docs/DESIGN.md, "File formats").
  * Element i of the row-major flattened weight lives in byte i/2 of {@code packed}, high nibble for
  * even i; its scale is {@code absmax[i / blocksize]} (itself double-quantized when {@code nested != null}).
  *

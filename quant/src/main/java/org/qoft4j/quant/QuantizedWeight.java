@@ -1,14 +1,13 @@
 package org.qoft4j.quant;
 
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.qoft4j.quant.kernel.Kernels;
 
 /**
  * A frozen weight {@code [rows = out_features, cols = in_features]} stored in 4 bits. Immutable: the
  * tensors it holds are never modified after construction. It owns them (they are retained beyond any
- * PointerScope) until {@link #close()}.
+ * PointerScope) until {@link #close()}. Weights are data: the kernels in {@code org.qoft4j.quant.kernel} act on them
+ * ({@code Kernels.dequantize(w, dtype)}).
  */
 public sealed interface QuantizedWeight extends AutoCloseable permits Bnb4bitWeight, Int4Weight {
     QuantType type();
@@ -29,11 +28,6 @@ public sealed interface QuantizedWeight extends AutoCloseable permits Bnb4bitWei
 
     /** A copy of this weight on {@code device}. */
     QuantizedWeight to(Device device);
-
-    /** A new {@code [rows, cols]} tensor in {@code dtype}, dequantized by the current kernel ({@link Kernels#dequantizer()}). */
-    default Tensor dequantize(ScalarType dtype) {
-        return Kernels.dequantize(this, dtype);
-    }
 
     default long numel() {
         return rows() * cols();

@@ -1,5 +1,6 @@
 package org.qoft4j.quant;
 
+import org.qoft4j.core.Tensors;
 import java.util.Arrays;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;

@@ -1,5 +1,8 @@
 package org.qoft4j.quant;
 
+import org.qoft4j.quant.kernel.Kernels;
+import org.qoft4j.core.Tensors;
+import org.qoft4j.quant.linear.Quantizer;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,12 +42,12 @@ class CudaQuantTest extends ScopedTest {
             assertTrue(onGpu.device().is_cuda());
             assertEquals(onCpu.storageBytes(), onGpu.storageBytes());
             for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16, ScalarType.Half}) {
-                Tensor a = onCpu.dequantize(dt), b = onGpu.dequantize(dt);
+                Tensor a = Kernels.dequantize(onCpu, dt), b = Kernels.dequantize(onGpu, dt);
                 assertTrue(b.is_cuda());
                 assertArrayEquals(Tensors.toFloats(a), Tensors.toFloats(b), type + " " + dt);
             }
             try (QuantizedWeight moved = onCpu.to(cuda)) {
-                assertArrayEquals(Tensors.toFloats(onGpu.dequantize(ScalarType.Float)), Tensors.toFloats(moved.dequantize(ScalarType.Float)));
+                assertArrayEquals(Tensors.toFloats(Kernels.dequantize(onGpu, ScalarType.Float)), Tensors.toFloats(Kernels.dequantize(moved, ScalarType.Float)));
             }
         }
     }

@@ -1,5 +1,7 @@
 package org.qoft4j.quant;
 
+import org.qoft4j.core.Tensors;
+import org.qoft4j.quant.linear.Quantizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;

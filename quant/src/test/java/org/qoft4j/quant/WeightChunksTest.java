@@ -1,5 +1,6 @@
 package org.qoft4j.quant;
 
+import org.qoft4j.core.Tensors;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

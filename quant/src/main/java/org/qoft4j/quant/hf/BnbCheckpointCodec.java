@@ -15,11 +15,11 @@ import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Tensors;
-import org.qoft4j.quant.safetensors.DType;
-import org.qoft4j.quant.safetensors.HfCheckpoint;
-import org.qoft4j.quant.safetensors.SafetensorsException;
-import org.qoft4j.quant.safetensors.TensorInfo;
+import org.qoft4j.core.Tensors;
+import org.qoft4j.core.safetensors.DType;
+import org.qoft4j.core.safetensors.HfCheckpoint;
+import org.qoft4j.core.safetensors.SafetensorsException;
+import org.qoft4j.core.safetensors.TensorInfo;
 
 /**
  * The checkpoint keys of one quantized linear layer, both ways. For a layer prefix P

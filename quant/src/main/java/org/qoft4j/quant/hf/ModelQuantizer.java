@@ -1,5 +1,6 @@
 package org.qoft4j.quant.hf;
 
+import org.qoft4j.core.HfJson;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,13 +21,13 @@ import org.bytedeco.pytorch.Tensor;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
-import org.qoft4j.quant.safetensors.AtomicFiles;
-import org.qoft4j.quant.safetensors.HfCheckpoint;
-import org.qoft4j.quant.safetensors.SafetensorsException;
-import org.qoft4j.quant.safetensors.SafetensorsFile;
-import org.qoft4j.quant.safetensors.SafetensorsSpool;
-import org.qoft4j.quant.safetensors.TensorInfo;
+import org.qoft4j.quant.linear.Quantizer;
+import org.qoft4j.core.AtomicFiles;
+import org.qoft4j.core.safetensors.HfCheckpoint;
+import org.qoft4j.core.safetensors.SafetensorsException;
+import org.qoft4j.core.safetensors.SafetensorsFile;
+import org.qoft4j.core.safetensors.SafetensorsSpool;
+import org.qoft4j.core.safetensors.TensorInfo;
 
 /**
  * Hugging Face model directory (bf16/fp16/fp32; one file or shards) to a quantized model directory:
@@ -206,7 +207,7 @@ public final class ModelQuantizer {
                 spool.commit();
             }
         }
-        if (ckpt.sharded()) HfJson.writeIndex(temp, after, weightMap);
+        if (ckpt.sharded()) HfCheckpoint.writeIndex(temp, after, weightMap);
         return new Summary(outDir, opt.spec(), quantized, copied, params, qBefore, qAfter, before, after, largest, List.of());
     }
 

@@ -9,7 +9,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Int4Weight;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.qoft4j.quant.WeightChunks;
 
 /**

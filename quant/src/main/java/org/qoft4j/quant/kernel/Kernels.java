@@ -9,7 +9,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

@@ -11,7 +11,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.kernel.Kernels;
 
 /**
@@ -31,7 +31,7 @@ import org.qoft4j.quant.kernel.Kernels;
  *   W (it needs it for {@code grad_x = grad_y W}) until that node's backward runs or the graph is freed;
  *   W itself never requires grad and gets no gradient. The layer keeps no reference to it. Plain autograd
  *   over a whole model would therefore hold every layer's dequantized weight at once; the trainer bounds
- *   that with layer-wise recomputation (one decoder layer's graph alive at a time, see DESIGN.md).</li>
+ *   that with layer-wise recomputation (one decoder layer's graph alive at a time: docs/DESIGN.md, "One training step").</li>
  * </ul>
  */
 public final class QuantizedLinear implements LinearLayer, AutoCloseable {
@@ -46,7 +46,7 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
         if (weight == null) throw new IllegalArgumentException("quantized weight is required");
         if (bias != null && (bias.dim() != 1 || bias.size(0) != weight.rows()))
             throw new IllegalArgumentException("bias must be [" + weight.rows() + "], got " + java.util.Arrays.toString(
-                    org.qoft4j.quant.Tensors.shape(bias)));
+                    org.qoft4j.core.Tensors.shape(bias)));
         if (bias != null && !bias.device().equals(weight.device()))
             throw new IllegalArgumentException("bias is on " + bias.device().str().getString() + " but the weight is on "
                     + weight.device().str().getString());
@@ -91,7 +91,7 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
                     + weight.device().str().getString());
         Tensor w; // [out, in]
         if (GradMode.is_enabled()) {
-            w = weight.dequantize(dt);
+            w = Kernels.dequantize(weight, dt);
         } else {
             w = workspace(dt);
             Kernels.dequantizeInto(weight, w);
@@ -116,7 +116,7 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
 
     @Override
     public Tensor dequantizedWeight(ScalarType dtype) {
-        return weight.dequantize(dtype);
+        return Kernels.dequantize(weight, dtype);
     }
 
     @Override

@@ -10,11 +10,11 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 import org.qoft4j.quant.WeightChunks;
 
 /**
- * NF4/FP4 blockwise quantization exactly as bitsandbytes' kernels do it ({@code ../shared/spec/nf4-format.md}):
+ * NF4/FP4 blockwise quantization exactly as bitsandbytes' kernels do it (docs/DESIGN.md, "File formats"):
  * per block of {@code blocksize} consecutive elements of the row-major weight, {@code absmax} = max |x|,
  * {@code s = x * (1/absmax)} in float32, code by {@link CodeTables}, two codes per byte with the even element
  * in the high nibble. The weight is read in runs of {@link WeightChunks#CHUNK} elements and the blocks of a

@@ -3,7 +3,7 @@ package org.qoft4j.quant.nf4;
 import org.qoft4j.quant.QuantType;
 
 /**
- * The NF4 and FP4 code tables of bitsandbytes ({@code ../shared/spec/nf4-format.md}) and the rules that
+ * The NF4 and FP4 code tables of bitsandbytes (docs/DESIGN.md, "File formats") and the rules that
  * map a scaled value {@code s = x * (1/absmax)} to its 4-bit code. The float constants are the exact
  * float32 values bitsandbytes uses, so codes computed here are byte-identical to its GPU kernels.
  */

@@ -1,5 +1,6 @@
 package org.qoft4j.quant.hf;
 
+import org.qoft4j.quant.kernel.Kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -25,14 +26,14 @@ import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.Tensors;
-import org.qoft4j.quant.safetensors.DType;
-import org.qoft4j.quant.safetensors.HfCheckpoint;
-import org.qoft4j.quant.safetensors.SafetensorsException;
-import org.qoft4j.quant.safetensors.SafetensorsWriter;
-import org.qoft4j.quant.safetensors.TensorInfo;
+import org.qoft4j.core.Tensors;
+import org.qoft4j.core.safetensors.DType;
+import org.qoft4j.core.safetensors.HfCheckpoint;
+import org.qoft4j.core.safetensors.SafetensorsException;
+import org.qoft4j.core.safetensors.SafetensorsWriter;
+import org.qoft4j.core.safetensors.TensorInfo;
 
 class BnbCheckpointCodecTest extends ScopedTest {
     private static final String P = "model.layers.0.self_attn.q_proj";
@@ -72,7 +73,7 @@ class BnbCheckpointCodecTest extends ScopedTest {
                             assertEquals(w.storageBytes(), back.storageBytes(), what);
                             if (spec.type() != QuantType.INT4) assertEquals(w.originalDtype(), back.originalDtype(), what);
                             for (ScalarType out : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
-                                assertTrue(torch.equal(w.dequantize(out), back.dequantize(out)), what + " -> " + out);
+                                assertTrue(torch.equal(Kernels.dequantize(w, out), Kernels.dequantize(back, out)), what + " -> " + out);
                             }
                             for (Map.Entry<String, Tensor> e : BnbCheckpointCodec.tensors(P, w).entrySet())
                                 assertTrue(torch.equal(e.getValue(), BnbCheckpointCodec.tensors(P, back).get(e.getKey())), what + " " + e.getKey());

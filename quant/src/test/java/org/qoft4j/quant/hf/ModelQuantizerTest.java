@@ -1,5 +1,6 @@
 package org.qoft4j.quant.hf;
 
+import org.qoft4j.quant.kernel.Kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -26,10 +27,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.safetensors.HfCheckpoint;
-import org.qoft4j.quant.safetensors.SafetensorsException;
+import org.qoft4j.core.safetensors.HfCheckpoint;
+import org.qoft4j.core.safetensors.SafetensorsException;
 import org.qoft4j.quant.testing.RandomHfModel;
 
 class ModelQuantizerTest extends ScopedTest {
@@ -56,7 +57,7 @@ class ModelQuantizerTest extends ScopedTest {
                         quantized.add(name);
                         assertEquals(spec.type(), BnbCheckpointCodec.detect(dst, prefix).get(), name);
                         try (QuantizedWeight direct = Quantizer.quantize(src.load(name), spec); QuantizedWeight back = BnbCheckpointCodec.read(dst, prefix)) {
-                            assertTrue(torch.equal(direct.dequantize(ScalarType.Float), back.dequantize(ScalarType.Float)), name);
+                            assertTrue(torch.equal(Kernels.dequantize(direct, ScalarType.Float), Kernels.dequantize(back, ScalarType.Float)), name);
                         }
                     } else {
                         ByteBuffer a = src.fileOf(name).bytes(name), b = dst.fileOf(name).bytes(name);

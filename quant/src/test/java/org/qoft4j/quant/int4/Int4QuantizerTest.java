@@ -1,5 +1,6 @@
 package org.qoft4j.quant.int4;
 
+import org.qoft4j.quant.kernel.Kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,9 +11,9 @@ import org.junit.jupiter.api.Test;
 import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 class Int4QuantizerTest extends ScopedTest {
     private static Int4Weight quantize(float[] x, long rows, long cols, int group) {
@@ -47,7 +48,7 @@ class Int4QuantizerTest extends ScopedTest {
             assertArrayEquals(new float[] {0.5f, 0.25f, s8, s8, s8, s8, s8, s8, s8, s8, s8, s8, s8, s8, s8, s8},
                     Tensors.toFloats(w.scales()));
             assertEquals(ScalarType.Half, Tensors.dtype(w.scales()));
-            float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+            float[] d = Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float));
             assertArrayEquals(x, d, "these values are exactly representable");
             assertEquals(8 * 16 / 2 + 2 * 4 + 16 * 2, w.storageBytes());
         }
@@ -62,7 +63,7 @@ class Int4QuantizerTest extends ScopedTest {
         for (int i = 5 * cols; i < 5 * cols + 128; i++) x[i] = Math.abs(x[i]);  // a non-negative group
         for (int group : new int[] {32, 128}) {
             try (Int4Weight w = quantize(x, rows, cols, group)) {
-                float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+                float[] d = Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float));
                 float[] sc = Tensors.toFloats(w.scales()); // [cols/group, rows]
                 long[] qz = ints(w.qzeros());
                 double sum = 0;

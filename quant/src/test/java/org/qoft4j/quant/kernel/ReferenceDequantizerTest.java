@@ -15,9 +15,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /** The libtorch reference against a scalar Java decoding of the same bytes, in the spec's operation order. */
 class ReferenceDequantizerTest extends ScopedTest {
@@ -57,14 +57,14 @@ class ReferenceDequantizerTest extends ScopedTest {
         Tensor weight = Tensors.of(gaussian(rows * 31L + cols, rows * cols), rows, cols);
         try (Bnb4bitWeight w = (Bnb4bitWeight) Quantizer.quantize(weight, new QuantSpec(type, blocksize, dq, 128))) {
             float[] expected = scalarDecode(w);
-            Tensor f32 = w.dequantize(ScalarType.Float);
+            Tensor f32 = Kernels.dequantize(w, ScalarType.Float);
             assertArrayEquals(new long[] {rows, cols}, Tensors.shape(f32));
             assertArrayEquals(expected, Tensors.toFloats(f32));
             Tensor out = torch.empty(new long[] {rows, cols}, new TensorOptions(ScalarType.Float), null);
             Kernels.reference().dequantize(w, out);
             assertArrayEquals(expected, Tensors.toFloats(out));
             for (ScalarType dt : new ScalarType[] {ScalarType.BFloat16, ScalarType.Half}) {
-                Tensor low = w.dequantize(dt);
+                Tensor low = Kernels.dequantize(w, dt);
                 assertEquals(dt, Tensors.dtype(low));
                 // one cast at the end: identical to rounding the float32 result once
                 assertArrayEquals(Tensors.toFloats(Tensors.of(expected, rows, cols).to(dt)), Tensors.toFloats(low), dt.toString());
@@ -85,9 +85,9 @@ class ReferenceDequantizerTest extends ScopedTest {
                     int z = (int) ((qz[(i / 128) * 2 + o / 8] >>> (4 * (o % 8))) & 15) + 1;
                     expected[o * 256 + i] = (q - z) * sc[(i / 128) * 16 + o];
                 }
-            assertArrayEquals(expected, Tensors.toFloats(w.dequantize(ScalarType.Float)));
+            assertArrayEquals(expected, Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float)));
             assertArrayEquals(Tensors.toFloats(Tensors.of(expected, 16, 256).to(ScalarType.BFloat16)),
-                    Tensors.toFloats(w.dequantize(ScalarType.BFloat16)));
+                    Tensors.toFloats(Kernels.dequantize(w, ScalarType.BFloat16)));
         }
     }
 

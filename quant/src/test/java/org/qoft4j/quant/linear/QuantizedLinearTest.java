@@ -1,5 +1,6 @@
 package org.qoft4j.quant.linear;
 
+import org.qoft4j.quant.kernel.Kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 class QuantizedLinearTest extends ScopedTest {
     @AfterEach
@@ -50,7 +51,7 @@ class QuantizedLinearTest extends ScopedTest {
             assertEquals(48, layer.outFeatures());
             for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
                 Tensor xd = x.to(dt);
-                Tensor deq = layer.weight().dequantize(dt);
+                Tensor deq = Kernels.dequantize(layer.weight(), dt);
                 Tensor expected = torch.matmul(xd, deq.t()).add(b.to(dt));
                 Tensor y = layer.forward(xd);
                 assertEquals(dt, Tensors.dtype(y));

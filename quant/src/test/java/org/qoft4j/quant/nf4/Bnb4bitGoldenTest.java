@@ -1,5 +1,6 @@
 package org.qoft4j.quant.nf4;
 
+import org.qoft4j.quant.kernel.Kernels;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,9 +12,9 @@ import org.junit.jupiter.api.Test;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /** Hand-computed packed bytes and statistics for small inputs (nf4-format.md's rules, case by case). */
 class Bnb4bitGoldenTest extends ScopedTest {
@@ -98,7 +99,7 @@ class Bnb4bitGoldenTest extends ScopedTest {
             expected[34] = 0x07;
             assertArrayEquals(expected, Tensors.toBytes(w.packed()));
             assertArrayEquals(new float[] {0f, 2f, 0.5f}, Tensors.toFloats(w.absmax()));
-            float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+            float[] d = Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float));
             for (int i = 0; i < 32; i++) assertEquals(0, Float.floatToRawIntBits(d[i]), "all-zero block dequantizes to +0.0 at " + i);
             for (float v : d) assertFalse(Float.isNaN(v));
             assertEquals(-2f, d[32]);
@@ -160,7 +161,7 @@ class Bnb4bitGoldenTest extends ScopedTest {
             expected[48] = (byte) 0xF7;
             assertArrayEquals(expected, Tensors.toBytes(w.packed()));
             // dequantization: map[code] * 3 + 3, then times the NF4 value
-            float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+            float[] d = Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float));
             assertEquals(DynamicMap8bit.value(23) * 3f + 3f, d[0]);
             assertEquals(-(DynamicMap8bit.value(47) * 3f + 3f), d[32]);
             assertEquals(3f, d[64]);
@@ -177,7 +178,7 @@ class Bnb4bitGoldenTest extends ScopedTest {
             assertEquals(0.75f, w.nested().offset());
             assertArrayEquals(new float[] {0f}, Tensors.toFloats(w.nested().absmax()));
             assertArrayEquals(bytes(127, 127, 127), Tensors.toBytes(w.absmax()));
-            float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+            float[] d = Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float));
             assertEquals(0.75f, d[3]);
             assertEquals(-0.75f, d[35]);
             assertEquals(0f, d[0]);

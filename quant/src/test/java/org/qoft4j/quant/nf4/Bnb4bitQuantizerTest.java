@@ -15,9 +15,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.qoft4j.quant.Bnb4bitWeight;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
-import org.qoft4j.quant.Quantizer;
+import org.qoft4j.quant.linear.Quantizer;
 import org.qoft4j.quant.ScopedTest;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /** The Java quantizer against an independent libtorch formulation of the spec, on random data; dtypes; storage. */
 class Bnb4bitQuantizerTest extends ScopedTest {

@@ -11,7 +11,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 class CodeTablesTest {
     /** The NF4 values as the spec prints them (decimal). */

@@ -1,5 +1,6 @@
 package org.qoft4j.quant.nf4;
 
+import org.qoft4j.quant.kernel.Kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,8 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
-import org.qoft4j.quant.Quantizer;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.quant.linear.Quantizer;
+import org.qoft4j.core.Tensors;
 
 /**
  * Mean absolute error of a 1024x1024 standard-normal matrix against bitsandbytes' reference numbers
@@ -42,7 +43,7 @@ class QuantizationErrorTest {
     /** [mean |a - d|, mean |a - d| / (|a| + 1e-8)] as bitsandbytes' tests compute them. */
     private static double[] errors(QuantSpec spec) {
         try (QuantizedWeight w = Quantizer.quantize(weight, spec); PointerScope s = new PointerScope()) {
-            float[] d = Tensors.toFloats(w.dequantize(ScalarType.Float));
+            float[] d = Tensors.toFloats(Kernels.dequantize(w, ScalarType.Float));
             double abs = 0, rel = 0;
             for (int i = 0; i < a.length; i++) {
                 double e = Math.abs(a[i] - d[i]);

@@ -4,11 +4,12 @@ import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.qoft4j.trainer.data.Batch;
-import org.qoft4j.trainer.data.DataLoader;
-import org.qoft4j.trainer.data.Sample;
-import org.qoft4j.trainer.model.AttentionContext;
-import org.qoft4j.trainer.model.LlamaModel;
+import org.qoft4j.data.Batch;
+import org.qoft4j.data.DataLoader;
+import org.qoft4j.data.Sample;
+import org.qoft4j.model.AttentionContext;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.NextTokenLoss;
 
 /** Mean next-token negative log-likelihood of a model over samples (each sample once, in order). */
 public final class Evaluator {
@@ -31,10 +32,10 @@ public final class Evaluator {
             while (loader.hasNextInEpoch()) {
                 Batch b = loader.next();
                 try (PointerScope scope = new PointerScope()) {
-                    AttentionContext ctx = b.context(m);
+                    AttentionContext ctx = m.packedContext(b.positionIdsTensor(), b.sequenceIdsTensor());
                     Tensor h = m.hidden(b.inputIdsTensor(), ctx);
-                    LlamaModel.NllSum s = m.nextTokenNll(h, b.labelsTensor());
-                    sum += s.sum().item_double();
+                    NextTokenLoss.Sum s = NextTokenLoss.value(m, h, b.labelsTensor());
+                    sum += s.nll().item_double();
                     tokens += s.tokens();
                 }
                 batches++;

@@ -9,12 +9,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import org.qoft4j.trainer.data.DataException;
-import org.qoft4j.trainer.model.GenerationConfig;
-import org.qoft4j.trainer.model.Generator;
-import org.qoft4j.trainer.model.LlamaModel;
-import org.qoft4j.trainer.tokenizer.ChatMessage;
-import org.qoft4j.trainer.tokenizer.TextTokenizer;
+import org.qoft4j.data.DataException;
+import org.qoft4j.model.GenerationConfig;
+import org.qoft4j.model.Generator;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.data.tokenizer.ChatMessage;
+import org.qoft4j.data.tokenizer.TextTokenizer;
 
 /**
  * Exact-match accuracy of greedy answers on a chat JSONL file: for each record, the conversation up to its last

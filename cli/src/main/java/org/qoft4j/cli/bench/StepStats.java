@@ -1,0 +1,27 @@
+package org.qoft4j.cli.bench;
+
+import java.util.List;
+import org.qoft4j.trainer.StepMetrics;
+
+/**
+ * Step time and throughput over the timed steps of a run: all but the first {@code untimed} (allocator and JIT
+ * warm-up), or all of them when the run is not longer than that.
+ *
+ * @param meanSeconds mean step wall time
+ * @param bestSeconds the fastest step (the least disturbed on a shared machine)
+ * @param tokensPerS  input tokens over the timed steps' total time
+ */
+public record StepStats(int timedSteps, double meanSeconds, double bestSeconds, double tokensPerS) {
+    public static StepStats of(List<StepMetrics> steps, int untimed) {
+        if (steps.isEmpty()) throw new IllegalArgumentException("no steps to time");
+        List<StepMetrics> timed = steps.size() > untimed ? steps.subList(untimed, steps.size()) : steps;
+        double seconds = 0, best = Double.MAX_VALUE;
+        long tokens = 0;
+        for (StepMetrics s : timed) {
+            seconds += s.stepSeconds();
+            tokens += s.tokens();
+            best = Math.min(best, s.stepSeconds());
+        }
+        return new StepStats(timed.size(), seconds / timed.size(), best, tokens / seconds);
+    }
+}

@@ -1,0 +1,13 @@
+package org.qoft4j.data;
+
+/** The JSONL record formats {@link SampleEncoder} reads. */
+public enum DataFormat {
+    /** {@code {"text": ...}} */
+    TEXT,
+    /** {@code {"instruction": ..., "input": ..., "output": ...}} */
+    ALPACA,
+    /** {@code {"messages": [{"role": ..., "content": ...}, ...]}} */
+    CHAT,
+    /** {@code {"input_ids": [...], "labels": [...]}} */
+    TOKENS
+}

@@ -1,9 +1,0 @@
-package org.qoft4j.oft;
-
-/** The configuration of one kind of adapter: what a PEFT {@code adapter_config.json} describes. */
-public sealed interface AdapterConfig permits OftConfig, LoraConfig {
-    /** PEFT's {@code peft_type}: "OFT" or "LORA". */
-    String peftType();
-
-    TargetModules targetModules();
-}

@@ -1,0 +1,81 @@
+package org.qoft4j.trainer;
+
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AutoGradMode;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.qoft4j.core.memory.NativeMemory;
+import org.qoft4j.data.Batch;
+import org.qoft4j.model.AttentionContext;
+import org.qoft4j.model.LayerRunner;
+import org.qoft4j.model.LlamaModel;
+import org.qoft4j.model.NextTokenLoss;
+
+/**
+ * One micro-batch with layer-wise recomputation (gradient checkpointing per decoder layer; docs/DESIGN.md, "One
+ * training step"). The presets cannot define custom autograd functions, so plain autograd would keep every layer's
+ * dequantized weight alive until backward; here at most one layer's graph exists at a time:
+ * <ol>
+ *   <li>a forward pass without grad that keeps each decoder layer's input, and nothing else;</li>
+ *   <li>the loss and its gradient with respect to the last hidden state ({@link NextTokenLoss#valueAndGrad});</li>
+ *   <li>from the top layer down: re-run layer i with grad on its detached input, backward from the upstream
+ *       gradient, and take the input's gradient as the next upstream ({@link LayerRunner#backward}).</li>
+ * </ol>
+ * Layers run with {@link LayerRunner}'s scope policy, so each layer's activations and dequantized weights are freed
+ * when it ends; a layer's saved input is freed once its backward is done. The default generators are replayed per
+ * layer, so the recomputation draws the same dropout masks as the first forward.
+ */
+public final class RecomputeStep implements BackwardPass {
+    private final LlamaModel model;
+    private final RngState rng;
+
+    public RecomputeStep(LlamaModel model, RngState rng) {
+        this.model = model;
+        this.rng = rng;
+    }
+
+    @Override
+    public Loss run(Batch batch, double scale) {
+        long[] tokens = new long[1];
+        Tensor nll = NativeMemory.scoped(() -> inMicroBatchScope(batch, scale, tokens)); // the micro-batch's tensors die with it
+        return new Loss(nll, tokens[0]);
+    }
+
+    private Tensor inMicroBatchScope(Batch batch, double scale, long[] tokens) {
+        int n = model.numLayers();
+        int lowest = BackwardPass.lowestAdaptedLayer(model);
+        PointerScope micro = PointerScope.getInnerScope();
+        try (AutoGradMode gradMode = new AutoGradMode(true)) {
+            AttentionContext ctx = BackwardPass.context(model, batch);
+            LayerRunner.LayerForward layer = (l, x) -> l.forward(x, ctx);
+            Tensor[] inputs = new Tensor[n];
+            RngState.Snapshot[] rngBefore = new RngState.Snapshot[n];
+
+            // 1. forward without grad, keeping only each layer's input
+            Tensor h;
+            try (NoGradGuard noGrad = new NoGradGuard()) {
+                h = LayerRunner.forward(model, model.embed(batch.inputIdsTensor()), layer, (i, in) -> {
+                    inputs[i] = in;
+                    rngBefore[i] = rng.capture();
+                });
+            }
+            RngState.Snapshot afterForward = rng.capture();
+
+            // 2. loss and d loss / d last hidden
+            NextTokenLoss.WithGrad head = NextTokenLoss.valueAndGrad(model, h, batch.labelsTensor(), scale);
+            Tensor upstream = head.gradHidden();
+
+            // 3. top layer down: recompute with grad, backward, pass the input gradient down
+            for (int i = n - 1; i >= lowest; i--) {
+                Tensor in = inputs[i], grad = upstream;
+                rng.restore(rngBefore[i]);
+                upstream = LayerRunner.backward(model.layer(i), in, grad, layer, i > lowest);
+                micro.detach(in); // this layer's saved input is no longer needed
+                micro.detach(grad);
+            }
+            rng.restore(afterForward);
+            tokens[0] = head.tokens();
+            return head.nll();
+        }
+    }
+}
