@@ -69,6 +69,7 @@ public final class DataParallelGroup implements AutoCloseable {
     private final Device device;                     // where the group's own small tensors live
     private final Store store;      // an owning handle on the TCPStore (rank 0 serves it)
     private final Backend backend;
+    private final BufferPool buffers = new BufferPool();
     private final AtomicLong allReduceBytes = new AtomicLong(), allReduceBlockedNanos = new AtomicLong(), allReduceCalls = new AtomicLong();
     private CollectiveFailedException failure;
     private boolean closed;
@@ -156,7 +157,7 @@ public final class DataParallelGroup implements AutoCloseable {
      */
     public PendingAllReduce allReduceSumAsync(List<Tensor> tensors) {
         checkUsable("all-reduce");
-        List<FlatBucket> buckets = FlatBucket.pack(tensors, options.bucketBytes());
+        List<FlatBucket> buckets = FlatBucket.pack(tensors, options.bucketBytes(), buffers);
         List<Work> works = new ArrayList<>(buckets.size());
         try (PointerScope scope = new PointerScope()) {
             AllreduceOptions o = new AllreduceOptions();
@@ -167,12 +168,23 @@ public final class DataParallelGroup implements AutoCloseable {
                 allReduceBytes.addAndGet(b.bytes());
             }
         } catch (RuntimeException e) {
-            for (FlatBucket b : buckets) b.release();
+            for (FlatBucket b : buckets) b.release(false);
             for (Work w : works) w.releaseReference();
             throw e;
         }
         allReduceCalls.incrementAndGet();
         return new PendingAllReduce(this, buckets, works);
+    }
+
+    /** One c10d all-reduce (sum) of a contiguous tensor in place, no bucket copies; blocks. For benchmarks. */
+    void allReduceRaw(Tensor flat) {
+        checkUsable("all-reduce");
+        try (PointerScope scope = new PointerScope()) {
+            AllreduceOptions o = new AllreduceOptions();
+            o.reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM));
+            o.timeout(millis(options.collectiveTimeout()));
+            awaitWork(launch("all-reduce", () -> backend.allreduce(new TensorVector(flat), o)), "all-reduce");
+        }
     }
 
     /** Sums {@code tensors} over all ranks in place; blocks. */
@@ -199,7 +211,8 @@ public final class DataParallelGroup implements AutoCloseable {
     public void broadcast(List<Tensor> tensors, int root) {
         checkUsable("broadcast");
         if (root < 0 || root >= worldSize()) throw new IllegalArgumentException("broadcast root " + root + " is not a rank of 0.." + (worldSize() - 1));
-        List<FlatBucket> buckets = FlatBucket.pack(tensors, options.bucketBytes());
+        List<FlatBucket> buckets = FlatBucket.pack(tensors, options.bucketBytes(), buffers);
+        boolean completed = false;
         try (PointerScope scope = new PointerScope()) {
             BroadcastOptions o = new BroadcastOptions();
             o.rootRank(root);
@@ -210,8 +223,9 @@ public final class DataParallelGroup implements AutoCloseable {
                 awaitWork(works.get(i), "broadcast");
                 if (rank() != root) buckets.get(i).unpack();
             }
+            completed = true;
         } finally {
-            for (FlatBucket b : buckets) b.release();
+            for (FlatBucket b : buckets) b.release(completed);
         }
     }
 
@@ -297,6 +311,7 @@ public final class DataParallelGroup implements AutoCloseable {
         if (closed) return;
         closed = true;
         backend.releaseReference();  // deletes the backend (made in Java, never adopted by C++)
+        buffers.close();
         store.releaseReference();    // drops our intrusive_ptr copy
     }
 

@@ -34,15 +34,17 @@ public final class PendingAllReduce implements AutoCloseable {
     public void await() {
         if (finished) return;
         long t0 = System.nanoTime();
+        boolean ok = false;
         try {
             for (int i = 0; i < works.size(); i++) {
                 group.awaitWork(works.get(i), "all-reduce");
                 buckets.get(i).unpack();
             }
+            ok = true;
         } finally {
             blockedNanos = System.nanoTime() - t0;
             group.addBlockedNanos(blockedNanos);
-            finish();
+            finish(ok);
         }
     }
 
@@ -77,13 +79,13 @@ public final class PendingAllReduce implements AutoCloseable {
      */
     @Override
     public void close() {
-        finish();
+        finish(false);
     }
 
-    private void finish() {
+    private void finish(boolean completed) {
         if (finished) return;
         finished = true;
-        for (FlatBucket b : buckets) b.release();
+        for (FlatBucket b : buckets) b.release(completed);
         for (Work w : works) w.releaseReference();
     }
 }

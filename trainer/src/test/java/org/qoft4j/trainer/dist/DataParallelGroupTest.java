@@ -186,9 +186,17 @@ class DataParallelGroupTest {
             // 256-byte cap: every tensor above 64 floats is alone; small neighbours share
             assertTrue(p.bucketCount() >= 8 && p.bucketCount() < GroupProbe.SIZES.length, "buckets: " + p.bucketCount());
             for (int i = 0; i < ts.size(); i++) assertArrayEquals(before.get(i), Tensors.toFloats(ts.get(i)), "tensor " + i);
+            // again with new values: the buckets come from the pool now and must carry the new values, not the old
+            for (Tensor t : ts) t.mul_(new org.bytedeco.pytorch.Scalar(-2));
+            g.allReduceSum(ts);
+            for (int i = 0; i < ts.size(); i++) {
+                float[] expected = before.get(i).clone();
+                for (int j = 0; j < expected.length; j++) expected[j] *= -2;
+                assertArrayEquals(expected, Tensors.toFloats(ts.get(i)), "tensor " + i + ", second round");
+            }
             assertArrayEquals(new double[] {2.5, -1}, g.allReduceSum(2.5, -1), 0);
             g.barrier();
-            assertEquals(2, g.stats().allReduceCalls(), "two all-reduce calls: the tensors and the scalars");
+            assertEquals(3, g.stats().allReduceCalls(), "three all-reduce calls: the tensors twice and the scalars");
         }
     }
 
