@@ -115,8 +115,9 @@ public final class DataParallelGroup implements AutoCloseable {
             Backend backend = kind == DistOptions.Backend.NCCL ? NcclSupport.create(pgStore, env, options)
                     : createGloo(pgStore, env, master, options, remaining(deadline));
             backend.retainReference();
-            // after joining, a store that does not answer (rank 0 is gone) should not stall the fault report
-            store.setTimeout(millis(options.faultReportWait()));
+            // after joining, a store that does not answer (rank 0's machine is gone) should not stall the fault report;
+            // not with NCCL, which connects its ranks through the store lazily, at the first collective
+            if (kind == DistOptions.Backend.GLOO) store.setTimeout(millis(options.faultReportWait()));
             return new DataParallelGroup(env, options, kind, device, store, backend);
         } catch (RuntimeException e) {
             String missing = missingRanks(store, env);
