@@ -38,16 +38,7 @@ public final class ChildJvm {
      * @throws ChildFailedException when the child exits with a non-zero status (the message has its last lines)
      */
     public static void run(Class<?> main, List<String> args, Path log, Consumer<String> echo) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments())
-            if (a.startsWith("-Xmx") || a.startsWith("-Xss") || a.startsWith("-D")) cmd.add(a);
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(main.getName());
-        cmd.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-        if (System.getenv("OMP_WAIT_POLICY") == null) pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+        ProcessBuilder pb = processBuilder(main.getName(), List.of(), args);
         Deque<String> tail = new ArrayDeque<>();
         int status;
         try {
@@ -78,6 +69,26 @@ public final class ChildJvm {
         if (status != 0)
             throw new ChildFailedException(main.getSimpleName() + " " + String.join(" ", args) + " exited with status " + status + " (log: " + log
                     + "); its last lines:\n  " + String.join("\n  ", tail));
+    }
+
+    /**
+     * A process builder for {@code mainClass} in a fresh JVM like this one (java from java.home, this class path, the
+     * -Xmx/-Xss/-D options of this JVM, then {@code jvmOptions}), stdout and stderr merged, OMP_WAIT_POLICY set as
+     * described above. Not started.
+     */
+    public static ProcessBuilder processBuilder(String mainClass, List<String> jvmOptions, List<String> args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments())
+            if (a.startsWith("-Xmx") || a.startsWith("-Xss") || a.startsWith("-D")) cmd.add(a);
+        cmd.addAll(jvmOptions);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(mainClass);
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (System.getenv("OMP_WAIT_POLICY") == null) pb.environment().put("OMP_WAIT_POLICY", "PASSIVE");
+        return pb;
     }
 
     /** A child JVM that exited with a non-zero status. */
