@@ -1,5 +1,6 @@
 package org.qoft4j.cli.bench;
 
+import org.qoft4j.core.ChildJvm;
 import org.qoft4j.core.DeviceSpec;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package org.qoft4j.cli.bench;
 
+import org.qoft4j.core.ChildJvm;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;

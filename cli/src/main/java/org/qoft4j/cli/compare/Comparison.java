@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.qoft4j.core.AtomicFiles;
-import org.qoft4j.cli.bench.ChildJvm;
+import org.qoft4j.core.ChildJvm;
 import org.qoft4j.cli.bench.Machine;
 import org.qoft4j.cli.bench.TrainProbe;
 import org.qoft4j.trainer.ConfigException;

@@ -5,7 +5,7 @@ import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /**
  * Several tensors of one dtype on one device copied into one flat tensor, so that one collective carries them all

@@ -18,7 +18,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import org.qoft4j.trainer.bench.ChildJvm;
+import org.qoft4j.core.ChildJvm;
 
 /**
  * Starts the workers of one machine as child JVMs and waits for them, like {@code torchrun}: each gets the

@@ -6,6 +6,7 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.util.Arrays;
+import org.slf4j.LoggerFactory;
 
 /**
  * The entry point of a worker JVM that {@link Launcher} starts: {@code WorkerMain MAIN_CLASS ARGS...} runs
@@ -39,7 +40,7 @@ public final class WorkerMain {
             } catch (IOException e) {
                 // a broken pipe means the same as end-of-file
             }
-            System.err.println("[qoft4j worker] the launcher is gone (its pipe closed): exiting");
+            LoggerFactory.getLogger(WorkerMain.class).warn("the launcher is gone (its pipe closed): exiting");
             Thread halt = new Thread(() -> {
                 try {
                     Thread.sleep(5_000);

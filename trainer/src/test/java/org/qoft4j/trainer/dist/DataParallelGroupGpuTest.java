@@ -18,7 +18,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /**
  * The group on one CUDA device (a group of one: lent machines have one GPU, and NCCL refuses two ranks on one

@@ -25,8 +25,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.qoft4j.quant.Tensors;
-import org.qoft4j.trainer.bench.ChildJvm;
+import org.qoft4j.core.Tensors;
+import org.qoft4j.core.ChildJvm;
 
 /**
  * The data-parallel group on loopback: two worker JVMs (started by {@link Launcher}) run every collective against

@@ -16,7 +16,7 @@ import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.qoft4j.quant.Tensors;
+import org.qoft4j.core.Tensors;
 
 /**
  * A worker for {@link DataParallelGroupTest}, run in child JVMs with the torchrun environment set:

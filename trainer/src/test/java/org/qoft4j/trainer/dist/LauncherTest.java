@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.qoft4j.trainer.bench.ChildJvm;
+import org.qoft4j.core.ChildJvm;
 
 /**
  * {@link Launcher}: a worker that fails or is killed stops the others and is named; the first worker's output reaches

@@ -1,6 +1,12 @@
-package org.qoft4j.trainer.dist;
+package org.qoft4j.bench;
 
 import java.nio.file.Path;
+import org.qoft4j.trainer.dist.DataParallelGroup;
+import org.qoft4j.trainer.dist.DistEnv;
+import org.qoft4j.trainer.dist.DistOptions;
+import org.qoft4j.trainer.dist.LaunchPlan;
+import org.qoft4j.trainer.dist.Launcher;
+import org.qoft4j.trainer.dist.PendingAllReduce;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -72,7 +78,7 @@ public final class AllReduceBench {
                 double raw, bucketed;
                 try (PointerScope s = new PointerScope()) {
                     Tensor flat = torch.ones(n);
-                    raw = median(iters, () -> g.allReduceRaw(flat));
+                    raw = median(iters, () -> g.allReduceInPlace(flat));
                     List<Tensor> parts = new ArrayList<>();
                     for (int i = 0; i < 16; i++) parts.add(torch.ones(n / 16));
                     bucketed = median(iters, () -> g.allReduceSum(parts));

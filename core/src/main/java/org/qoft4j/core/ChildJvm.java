@@ -1,4 +1,4 @@
-package org.qoft4j.cli.bench;
+package org.qoft4j.core;
 
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
