@@ -19,6 +19,9 @@ tokenization_utils_base.apply_chat_template), reproduced here:
 
 Usage:
   scripts/hf_chat_template.py CASES.json [--config-root DIR] [--only NAME]   -> JSON results on stdout
+  scripts/hf_chat_template.py --snippets SNIPPETS.json                     -> each snippet's result on stdout
+SNIPPETS.json: {"now": ..., "snippets": [{"id": ..., "template": ..., "context": {...}}, ...]}; output
+  {"jinja2": version, "results": {ID: {"text": ...} | {"error": TYPE, "message": ...}}}
 CASES.json: {"now": "2026-01-15T10:30:00", "templates": ["llama3_1", ...], "conversations": [{"id": ..., "messages": [...],
              "tools": ..., "documents": ..., "add_generation_prompt": bool, "continue_final_message": bool,
              "kwargs": {...}}, ...]}
@@ -141,12 +144,30 @@ def render(env, cfg, conv):
     return text
 
 
+def run_snippets(path):
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    env = make_env(_dt.datetime.fromisoformat(doc["now"]))
+    results = {}
+    for sn in doc["snippets"]:
+        try:
+            results[sn["id"]] = {"text": env.from_string(sn["template"]).render(**sn.get("context", {}))}
+        except Exception as e:  # the error is part of the expected result
+            results[sn["id"]] = {"error": type(e).__name__, "message": str(e)}
+    json.dump({"jinja2": jinja2.__version__, "results": results}, sys.stdout, ensure_ascii=False, indent=1, sort_keys=True)
+    sys.stdout.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("cases")
+    ap.add_argument("cases", nargs="?")
+    ap.add_argument("--snippets", help="render small templates with their contexts instead")
     ap.add_argument("--config-root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test-data", "tokenizers"))
     ap.add_argument("--only", help="render only this template")
     args = ap.parse_args()
+    if args.snippets:
+        run_snippets(args.snippets)
+        return
     with open(args.cases, encoding="utf-8") as f:
         cases = json.load(f)
     now = _dt.datetime.fromisoformat(cases["now"])

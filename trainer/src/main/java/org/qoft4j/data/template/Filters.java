@@ -155,7 +155,10 @@ final class Filters {
                 return select(Py.iterate(v), args, kwargs, f, name.equals("selectattr"), true);
             }
             case "attr" -> {
-                return Py.getattr(v, Py.str(a.required(0, "name")));
+                String attr = Py.str(a.required(0, "name")); // a Python attribute only, never an item (jinja2's do_attr)
+                if (v instanceof Namespace || v instanceof LoopContext) return Py.getattr(v, attr);
+                Object method = Methods.bind(v, attr);
+                return method != null ? method : Undefined.member(v, attr);
             }
             case "indent" -> {
                 return indent(v, a.get(0, "width", 4L), Py.truthy(a.get(1, "first", false)), Py.truthy(a.get(2, "blank", false)));

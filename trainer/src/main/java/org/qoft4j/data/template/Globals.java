@@ -67,9 +67,7 @@ final class Globals {
         long n = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0) : (start > stop ? (start - stop - step - 1) / -step : 0);
         if (n > MAX_RANGE)
             throw new TemplateException("OverflowError", "Range too big. The sandbox blocks ranges larger than MAX_RANGE (" + MAX_RANGE + ").");
-        List<Object> r = new ArrayList<>((int) n);
-        for (long i = 0, v = start; i < n; i++, v += step) r.add(v);
-        return r;
+        return new PyRange(start, stop, step, (int) n);
     }
 
     /** Python's dict(mapping_or_pairs, **kwargs). */

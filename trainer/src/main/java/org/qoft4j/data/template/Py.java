@@ -47,6 +47,7 @@ final class Py {
         if (o instanceof String) return "str";
         if (o instanceof Markup) return "Markup";
         if (o instanceof PyTuple) return "tuple";
+        if (o instanceof PyRange) return "range";
         if (o instanceof List) return "list";
         if (o instanceof Map) return "dict";
         if (o instanceof Namespace) return "Namespace";
@@ -114,6 +115,8 @@ final class Py {
             sb.append("Markup(");
             strRepr(m.value, sb);
             sb.append(')');
+        } else if (o instanceof PyRange r) {
+            sb.append(r);
         } else if (o instanceof PyTuple t) {
             sb.append('(');
             for (int i = 0; i < t.size(); i++) {
@@ -572,7 +575,7 @@ final class Py {
         } else if (obj instanceof List<?> l) {
             if (key instanceof Slice s) {
                 List<Object> r = s.apply(l);
-                if (r != null) return obj instanceof PyTuple ? PyTuple.of(r) : r;
+                if (r != null) return obj instanceof PyTuple ? PyTuple.of(r) : obj instanceof PyRange ? rangeOf(r, (PyRange) obj, s) : r;
             } else if (isIntLike(key)) {
                 long i = toLong(key, "");
                 if (i < 0) i += l.size();
@@ -600,6 +603,20 @@ final class Py {
             if (method != null) return method;
         }
         return Undefined.member(obj, key);
+    }
+
+    /** A slice of a range is a range (Python): start, step from the slice, stop one step past the last item. */
+    private static Object rangeOf(List<Object> items, PyRange src, Slice s) {
+        long step = src.step * (s.step == null ? 1 : toLong(s.step, ""));
+        long start = items.isEmpty() ? src.start : (Long) items.get(0);
+        if (items.isEmpty()) {
+            Slice probe = new Slice(s.start, null, s.step);
+            List<Object> from = probe.apply(src);
+            start = from.isEmpty() ? src.stop : (Long) from.get(0);
+            if (from.isEmpty() && step < 0) start = src.start - src.step;
+        }
+        long stop = items.isEmpty() ? start : (Long) items.get(items.size() - 1) + step;
+        return new PyRange(start, stop, step, items.size());
     }
 
     /** Calls a value with Python semantics. */
