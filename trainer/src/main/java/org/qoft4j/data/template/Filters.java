@@ -145,14 +145,15 @@ final class Filters {
                 for (Object o : Py.iterate(v)) total = Py.add(total, attr == null ? o : attribute(o, attr));
                 return total;
             }
+            // jinja2's map/select/reject run only `if value:`, so a false value (None, "", []) gives nothing, no error
             case "map" -> {
-                return map(Py.iterate(v), args, kwargs, f);
+                return Py.truthy(v) ? map(Py.iterate(v), args, kwargs, f) : new ArrayList<>();
             }
             case "select", "reject" -> {
-                return select(Py.iterate(v), args, kwargs, f, name.equals("select"), false);
+                return Py.truthy(v) ? select(Py.iterate(v), args, kwargs, f, name.equals("select"), false) : new ArrayList<>();
             }
             case "selectattr", "rejectattr" -> {
-                return select(Py.iterate(v), args, kwargs, f, name.equals("selectattr"), true);
+                return Py.truthy(v) ? select(Py.iterate(v), args, kwargs, f, name.equals("selectattr"), true) : new ArrayList<>();
             }
             case "attr" -> {
                 String attr = Py.str(a.required(0, "name")); // a Python attribute only, never an item (jinja2's do_attr)

@@ -46,7 +46,7 @@ final class Undefined {
     String message() {
         if (hint != null) return hint;
         if (!hasOwner) return Py.repr(name) + " is undefined";
-        if (!(name instanceof String)) return Py.repr(Py.objectTypeRepr(owner)) + " has no element " + Py.repr(name);
+        if (!(name instanceof String)) return Py.objectTypeRepr(owner) + " has no element " + Py.repr(name);
         return Py.repr(Py.objectTypeRepr(owner)) + " has no attribute " + Py.repr(name);
     }
 
