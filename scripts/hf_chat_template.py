@@ -8,7 +8,8 @@ tokenization_utils_base.apply_chat_template), reproduced here:
   - ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, loopcontrols])
   - filters["tojson"] = json.dumps(x, ensure_ascii=False, indent=indent, separators=separators, sort_keys=sort_keys)
   - globals raise_exception(msg) -> jinja2.exceptions.TemplateError(msg), strftime_now(fmt) -> datetime.now().strftime(fmt)
-  - {% generation %}...{% endgeneration %} (AssistantTracker) is a call block whose body renders as is
+  - {% generation %}...{% endgeneration %} (AssistantTracker) is a call block whose body renders as is; its spans are
+    recorded as return_assistant_tokens_mask records them and written as "generation" (code point offsets)
   - the template is rendered with messages, tools, documents, add_generation_prompt, the tokenizer's special tokens
     (bos_token, eos_token, ..., additional_special_tokens) and any extra keyword arguments (extra kwargs win)
   - continue_final_message: "CONTINUE_FINAL_MESSAGE_TAG " is appended to the final message's content (or to the last
@@ -45,9 +46,16 @@ SPECIAL_TOKEN_KEYS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_t
 
 
 class GenerationBlock(jinja2.ext.Extension):
-    """transformers' AssistantTracker as far as rendering goes: {% generation %} body {% endgeneration %}."""
+    """transformers' AssistantTracker: {% generation %} body {% endgeneration %} renders its body and, while a render
+    tracks them, records (start, end) with start = the length of the blocks the template has yielded so far; it
+    records only once a block was yielded or an index recorded (transformers' is_active())."""
 
     tags = {"generation"}
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self.blocks = None
+        self.indices = None
 
     def parse(self, parser):
         lineno = next(parser.stream).lineno
@@ -55,7 +63,11 @@ class GenerationBlock(jinja2.ext.Extension):
         return jinja2.nodes.CallBlock(self.call_method("_render_body"), [], [], body).set_lineno(lineno)
 
     def _render_body(self, caller):
-        return caller()
+        rv = caller()
+        if self.blocks or self.indices:
+            start = len("".join(self.blocks))
+            self.indices.append((start, start + len(rv)))
+        return rv
 
 
 def make_env(now):
@@ -133,15 +145,23 @@ def render(env, cfg, conv):
             messages[-1]["content"] = messages[-1]["content"] + TAG
     kwargs = dict(special_tokens_map(cfg))
     kwargs.update(conv.get("kwargs", {}))
-    text = template.render(messages=messages, tools=tools, documents=conv.get("documents"),
-                           add_generation_prompt=add_generation_prompt, **kwargs)
+    tracker = next(e for e in env.extensions.values() if isinstance(e, GenerationBlock))
+    tracker.blocks, tracker.indices = [], []
+    try:
+        for block in template.generate(messages=messages, tools=tools, documents=conv.get("documents"),
+                                       add_generation_prompt=add_generation_prompt, **kwargs):
+            tracker.blocks.append(block)
+        text = "".join(tracker.blocks)
+        indices = [list(i) for i in tracker.indices]
+    finally:
+        tracker.blocks, tracker.indices = None, None
     if cont:
         if final_message.strip() not in text or TAG.strip() not in text:
             raise ValueError("continue_final_message is set but the final message does not appear in the chat after "
                              "applying the chat template!")
         loc = text.rindex(TAG.strip())
         text = text[:loc] if text[loc:loc + len(TAG)] == TAG else text[:loc].rstrip()
-    return text
+    return text, indices
 
 
 def run_snippets(path):
@@ -181,7 +201,10 @@ def main():
         per = {}
         for conv in cases["conversations"]:
             try:
-                per[conv["id"]] = {"text": render(env, cfg, conv)}
+                text, indices = render(env, cfg, conv)
+                per[conv["id"]] = {"text": text}
+                if indices:  # {% generation %} spans, as return_assistant_tokens_mask computes them (code point offsets)
+                    per[conv["id"]]["generation"] = indices
             except Exception as e:  # the error is part of the expected result
                 per[conv["id"]] = {"error": type(e).__name__, "message": str(e)}
         results[name] = per

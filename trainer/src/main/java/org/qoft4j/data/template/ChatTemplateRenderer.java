@@ -205,6 +205,15 @@ public final class ChatTemplateRenderer {
      * (continue_final_message with add_generation_prompt, ...) throw IllegalArgumentException with its wording.
      */
     public String render(List<? extends Map<String, ?>> messages, Options opt) {
+        return renderWithSpans(messages, opt).text();
+    }
+
+    /**
+     * The conversation as text, with the spans (UTF-16 char offsets) of the template's {@code {% generation %}}
+     * blocks: what transformers' {@code return_assistant_tokens_mask=True} marks as assistant text. Empty for
+     * templates without generation blocks. With continueFinalMessage the spans are those of the uncut text.
+     */
+    public JinjaTemplate.Rendered renderWithSpans(List<? extends Map<String, ?>> messages, Options opt) {
         JinjaTemplate template = compiled.get(chooseTemplate(opt));
         List<Object> msgs = new ArrayList<>(messages);
         String finalText = null;
@@ -222,7 +231,8 @@ public final class ChatTemplateRenderer {
         ctx.put("documents", opt.documents);
         ctx.put("add_generation_prompt", opt.addGenerationPrompt);
         ctx.putAll(opt.kwargs);
-        String text = template.render(ctx, clock);
+        JinjaTemplate.Rendered rendered = template.renderWithSpans(ctx, clock);
+        String text = rendered.text();
         if (opt.continueFinalMessage) {
             String tag = CONTINUE_TAG.strip();
             if (!text.contains(Str.strip(finalText, null)) || !text.contains(tag))
@@ -232,7 +242,7 @@ public final class ChatTemplateRenderer {
             int at = text.lastIndexOf(tag);
             text = text.startsWith(CONTINUE_TAG, at) ? text.substring(0, at) : Str.rstrip(text.substring(0, at), null);
         }
-        return text;
+        return new JinjaTemplate.Rendered(text, rendered.generationSpans());
     }
 
     private String chooseTemplate(Options opt) {

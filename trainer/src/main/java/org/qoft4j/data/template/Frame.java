@@ -12,16 +12,31 @@ import java.util.Map;
 final class Frame {
     private final Map<String, Object> vars;
     private final Frame parent;
+    final RenderState state;
 
     Frame(Frame parent) {
         this.parent = parent;
         this.vars = new HashMap<>();
+        this.state = parent.state;
     }
 
-    /** A read-only frame over a given map (the render context, the globals). */
-    Frame(Frame parent, Map<String, Object> vars) {
+    /** A frame over a given map (the render context, the globals) with the render's state. */
+    Frame(Frame parent, Map<String, Object> vars, RenderState state) {
         this.parent = parent;
         this.vars = vars;
+        this.state = state;
+    }
+
+    /** Per-render state: the template's top-level output and what {@code {% generation %}} blocks recorded. */
+    static final class RenderState {
+        final StringBuilder root = new StringBuilder();
+        /** Output statements that wrote to the top level so far (jinja2's yielded blocks, empty ones included). */
+        int rootWrites;
+        final java.util.List<int[]> generationSpans = new java.util.ArrayList<>();
+
+        void wrote(StringBuilder out) {
+            if (out == root) rootWrites++;
+        }
     }
 
     Object lookup(String name) {

@@ -38,10 +38,23 @@ public final class JinjaTemplate {
      * {@code raise_exception(message)} in the template is a {@link RaisedException} carrying the message verbatim.
      */
     public String render(Map<String, ?> context, Clock clock) {
-        Frame globals = new Frame(null, Globals.create(clock));
+        return renderWithSpans(context, clock).text();
+    }
+
+    /**
+     * The text and the spans of its {@code {% generation %}} blocks (start, end as UTF-16 char offsets into the text),
+     * recorded as transformers' {@code return_assistant_tokens_mask} records them.
+     */
+    public record Rendered(String text, List<int[]> generationSpans) {
+    }
+
+    /** Like {@link #render(Map, Clock)}, also returning the {@code {% generation %}} spans. */
+    public Rendered renderWithSpans(Map<String, ?> context, Clock clock) {
+        Frame.RenderState state = new Frame.RenderState();
+        Frame globals = new Frame(null, Globals.create(clock), state);
         @SuppressWarnings("unchecked") Map<String, Object> ctx = (Map<String, Object>) (Map<String, ?>) (context == null ? new HashMap<>() : context);
-        Frame top = new Frame(new Frame(globals, ctx));
-        StringBuilder out = new StringBuilder();
+        Frame top = new Frame(new Frame(globals, ctx, state));
+        StringBuilder out = state.root;
         try {
             Node.renderAll(body, top, out);
         } catch (Node.LoopControl c) {
@@ -49,6 +62,6 @@ public final class JinjaTemplate {
         } catch (StackOverflowError e) {
             throw new TemplateException("RecursionError", "maximum recursion depth exceeded");
         }
-        return out.toString();
+        return new Rendered(out.toString(), List.copyOf(state.generationSpans));
     }
 }

@@ -462,6 +462,7 @@ final class Node {
         @Override
         void render(Frame f, StringBuilder out) {
             out.append(text);
+            f.state.wrote(out);
         }
     }
 
@@ -476,6 +477,7 @@ final class Node {
         @Override
         void render(Frame f, StringBuilder out) {
             out.append(Py.str(expr.eval(f)));
+            f.state.wrote(out);
         }
     }
 
@@ -653,6 +655,7 @@ final class Node {
         @Override
         void render(Frame f, StringBuilder out) {
             out.append(Py.str(call.callWith(f, new Macro("caller", params, defaults, body, f))));
+            f.state.wrote(out);
         }
     }
 
@@ -695,7 +698,12 @@ final class Node {
         }
     }
 
-    /** transformers' {@code {% generation %}} (AssistantTracker): a call block whose body renders as is, in its own scope. */
+    /**
+     * transformers' {@code {% generation %}} (AssistantTracker): a call block whose body renders as is, in its own
+     * scope, and whose span is recorded as transformers records it: from the length of the top-level output so far,
+     * as long as the body's text (even inside a macro, where that offset is not where the text lands), and only once
+     * something was written at the top level or a span was recorded (transformers' is_active()).
+     */
     static final class Generation extends Stmt {
         final List<Stmt> body;
 
@@ -706,7 +714,12 @@ final class Node {
 
         @Override
         void render(Frame f, StringBuilder out) {
-            renderAll(body, new Frame(f), out);
+            StringBuilder text = new StringBuilder();
+            renderAll(body, new Frame(f), text);
+            Frame.RenderState st = f.state;
+            if (st.rootWrites > 0 || !st.generationSpans.isEmpty()) st.generationSpans.add(new int[] {st.root.length(), st.root.length() + text.length()});
+            out.append(text);
+            st.wrote(out);
         }
     }
 

@@ -57,27 +57,54 @@ final class ChatTemplateCases {
         return ChatTemplateRenderer.fromTokenizerConfig(TOKENIZERS.resolve(template).resolve("tokenizer_config.json")).withClock(clock);
     }
 
-    @SuppressWarnings("unchecked")
     static String render(ChatTemplateRenderer r, Map<String, Object> conv) {
+        return renderWithSpans(r, conv).text();
+    }
+
+    @SuppressWarnings("unchecked")
+    static JinjaTemplate.Rendered renderWithSpans(ChatTemplateRenderer r, Map<String, Object> conv) {
         ChatTemplateRenderer.Options o = ChatTemplateRenderer.Options.create()
                 .tools((List<?>) conv.get("tools"))
                 .documents((List<?>) conv.get("documents"))
                 .addGenerationPrompt(Boolean.TRUE.equals(conv.get("add_generation_prompt")))
                 .continueFinalMessage(Boolean.TRUE.equals(conv.get("continue_final_message")))
                 .kwargs((Map<String, ?>) conv.get("kwargs"));
-        return r.render((List<Map<String, Object>>) conv.get("messages"), o);
+        return r.renderWithSpans((List<Map<String, Object>>) conv.get("messages"), o);
+    }
+
+    /** A UTF-16 offset into the uncut rendered text as a code point offset (Python's str index). */
+    private static int codePoints(ChatTemplateRenderer r, Map<String, Object> conv, int charOffset) {
+        String full = uncutText(r, conv);
+        return full.codePointCount(0, Math.min(charOffset, full.length())) + Math.max(0, charOffset - full.length());
+    }
+
+    private static String uncutText(ChatTemplateRenderer r, Map<String, Object> conv) {
+        if (!Boolean.TRUE.equals(conv.get("continue_final_message"))) return render(r, conv);
+        Map<String, Object> c = new LinkedHashMap<>(conv);
+        c.remove("continue_final_message");
+        @SuppressWarnings("unchecked") List<Map<String, Object>> msgs = new java.util.ArrayList<>((List<Map<String, Object>>) conv.get("messages"));
+        Map<String, Object> last = new LinkedHashMap<>(msgs.get(msgs.size() - 1));
+        if (last.get("content") instanceof String s) last.put("content", s + ChatTemplateRenderer.CONTINUE_TAG);
+        msgs.set(msgs.size() - 1, last);
+        c.put("messages", msgs);
+        return render(r, c);
     }
 
     /** Asserts this engine gives the expected result: the same text, or the same failure (raise_exception: the same message). */
     static void check(ChatTemplateRenderer r, Map<String, Object> conv, Map<String, Object> expected, String label) {
         if (expected.containsKey("text")) {
-            String got;
+            JinjaTemplate.Rendered got;
             try {
-                got = render(r, conv);
+                got = renderWithSpans(r, conv);
             } catch (RuntimeException e) {
                 throw new AssertionError(label + ": jinja2 renders it, this engine failed: " + e, e);
             }
-            assertEquals(expected.get("text"), got, label);
+            assertEquals(expected.get("text"), got.text(), label);
+            // {% generation %} spans, in Python's code point offsets (jinja2 renders the uncut text; so do we)
+            String uncut = got.text();
+            List<List<Integer>> spans = new java.util.ArrayList<>();
+            for (int[] s : got.generationSpans()) spans.add(List.of(codePoints(r, conv, s[0]), codePoints(r, conv, s[1])));
+            assertEquals(expected.getOrDefault("generation", List.of()), spans, label + ": generation spans");
             return;
         }
         String type = (String) expected.get("error");

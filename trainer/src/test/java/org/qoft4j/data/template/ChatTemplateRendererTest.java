@@ -82,6 +82,22 @@ class ChatTemplateRendererTest {
         assertTrue(qwen3.render(HI, true).endsWith("<|im_start|>assistant\n"));
     }
 
+    /**
+     * Spans as transformers' return_assistant_tokens_mask records them (Python gives [[2, 6], [7, 11], [13, 15]] in
+     * code points for this template, checked with scripts/hf_chat_template.py): the first block, before anything
+     * was written, is not recorded; a block inside a macro is placed at the top-level length when it runs.
+     */
+    @Test
+    void generationSpansAsTransformersRecordsThem() {
+        ChatTemplateRenderer r = ChatTemplateRenderer.of("{% generation %}A{% endgeneration %}B{% for m in messages %}{% generation %}{{ m.content }}é🙂"
+                + "{% endgeneration %}|{% endfor %}{% macro x() %}{% generation %}MM{% endgeneration %}{% endmacro %}[{{ x() }}]", Map.of());
+        JinjaTemplate.Rendered out = r.renderWithSpans(List.of(Map.of("role", "user", "content", "hi"), Map.of("role", "assistant", "content", "yo")),
+                ChatTemplateRenderer.Options.create());
+        assertEquals("ABhié🙂|yoé🙂|[MM]", out.text());
+        assertEquals(List.of(List.of(2, 7), List.of(8, 13), List.of(14, 16)), out.generationSpans().stream().map(a -> List.of(a[0], a[1])).toList());
+        assertEquals("yoé🙂", out.text().substring(8, 13));
+    }
+
     @Test
     void modelDirectoryPrefersChatTemplateJinja(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"config\", \"bos_token\": \"<s>\"}");
