@@ -94,8 +94,9 @@ class ChatTemplateRendererTest {
         JinjaTemplate.Rendered out = r.renderWithSpans(List.of(Map.of("role", "user", "content", "hi"), Map.of("role", "assistant", "content", "yo")),
                 ChatTemplateRenderer.Options.create());
         assertEquals("ABhié🙂|yoé🙂|[MM]", out.text());
-        assertEquals(List.of(List.of(2, 7), List.of(8, 13), List.of(14, 16)), out.generationSpans().stream().map(a -> List.of(a[0], a[1])).toList());
+        assertEquals(List.of(List.of(2, 7), List.of(8, 13), List.of(15, 17)), out.generationSpans().stream().map(a -> List.of(a[0], a[1])).toList());
         assertEquals("yoé🙂", out.text().substring(8, 13));
+        assertEquals("MM", out.text().substring(15, 17));
     }
 
     @Test
