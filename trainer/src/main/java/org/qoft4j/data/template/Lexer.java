@@ -301,6 +301,16 @@ final class Lexer {
                 case 'r' -> sb.append('\r');
                 case 't' -> sb.append('\t');
                 case 'v' -> sb.append('\u000b');
+                case 'N' -> {
+                    int close = a.indexOf('}', i);
+                    if (i + 1 >= a.length() || a.charAt(i + 1) != '{' || close < 0) throw TemplateException.syntax("malformed \\N character escape", 0);
+                    try {
+                        sb.appendCodePoint(Character.codePointOf(a.substring(i + 2, close)));
+                    } catch (IllegalArgumentException ex) {
+                        throw TemplateException.syntax("unknown Unicode character name", 0);
+                    }
+                    i = close;
+                }
                 case 'x', 'u', 'U' -> {
                     int n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
                     String hex = a.substring(i + 1, Math.min(a.length(), i + 1 + n));

@@ -95,8 +95,25 @@ final class PyFormat {
             case 'f', 'F', 'e', 'E', 'g', 'G' -> {
                 if (!Py.isNumber(v)) throw TemplateException.type("must be real number, not " + Py.typeName(v));
                 double d = Py.toDouble(v);
-                String r = String.format("%" + (prec >= 0 ? "." + prec : (type == 'g' || type == 'G' ? "" : ".6")) + type, d);
-                if (type == 'e' || type == 'E') r = r.replaceAll("([eE][+-])(\\d)$", "$10$2");
+                String r;
+                if (Double.isNaN(d) || Double.isInfinite(d)) {
+                    r = Double.isNaN(d) ? "nan" : d > 0 ? "inf" : "-inf";
+                    if (Character.isUpperCase(type)) r = r.toUpperCase();
+                } else if (type == 'f' || type == 'F') {
+                    // Python rounds the exact binary value half to even ('%.1f' % 2.25 == '2.2'); Java's format rounds half up
+                    r = new BigDecimal(d).setScale(prec < 0 ? 6 : prec, RoundingMode.HALF_EVEN).toPlainString();
+                    if (d < 0 && !r.startsWith("-")) r = "-" + r;
+                } else if (type == 'e' || type == 'E') {
+                    int p = prec < 0 ? 6 : prec;
+                    BigDecimal bd = d == 0 ? BigDecimal.ZERO : new BigDecimal(d).round(new java.math.MathContext(p + 1, RoundingMode.HALF_EVEN));
+                    int exp = d == 0 ? 0 : bd.precision() - bd.scale() - 1;
+                    String digits = bd.unscaledValue().abs().toString();
+                    digits = (digits + "0".repeat(p + 1)).substring(0, p + 1);
+                    r = (d < 0 || (d == 0 && 1 / d < 0) ? "-" : "") + digits.charAt(0) + (p > 0 ? "." + digits.substring(1) : "")
+                            + type + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
+                } else {
+                    r = String.format("%" + (prec >= 0 ? "." + prec : "") + type, d);
+                }
                 return d < 0 ? r : sign + r;
             }
             case 'c' -> {
