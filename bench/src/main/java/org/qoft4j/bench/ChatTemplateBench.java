@@ -22,14 +22,13 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 import org.qoft4j.data.template.ChatTemplateRenderer;
-import org.qoft4j.trainer.tokenizer.ChatMessage;
-import org.qoft4j.trainer.tokenizer.ChatTemplate;
+import org.qoft4j.data.tokenizer.ChatMessage;
 
 /**
  * Rendering one conversation (test-data/chat-templates/conversations.json's "long_multiturn": 7 messages, generation
  * prompt) with a real chat template: the project's Jinja2 engine (org.qoft4j.data.template) against Jinjava
- * (trainer's ChatTemplate), both with the template compiled once. Qwen3 and Llama 3.2 only for the engine: Jinjava
- * cannot render them. Run from the repository root: {@code bench/jmh ChatTemplate -f 1 -wi 3 -i 5}.
+ * (qoft4j's former renderer, JinjavaChatTemplate), both with the template compiled once. Qwen3 and Llama 3.2 only for the engine: Jinjava
+ * cannot render them. Run from the repository root: {@code bench/jmh JinjavaChatTemplate -f 1 -wi 3 -i 5}.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -43,7 +42,7 @@ public class ChatTemplateBench {
         @Param({"llama3_1", "gemma3", "mistral_nemo", "smollm2"})
         public String template;
         ChatTemplateRenderer engine;
-        ChatTemplate jinjava;
+        JinjavaChatTemplate jinjava;
         List<Map<String, Object>> messages;
         List<ChatMessage> chatMessages;
 
@@ -92,7 +91,7 @@ public class ChatTemplateBench {
     /** A template's renderers and the benchmark conversation, read from test-data. */
     static final class Fixture {
         ChatTemplateRenderer engine;
-        ChatTemplate jinjava;
+        JinjavaChatTemplate jinjava;
         List<Map<String, Object>> messages;
         List<ChatMessage> chatMessages;
 
@@ -116,7 +115,7 @@ public class ChatTemplateBench {
             for (String k : List.of("bos_token", "eos_token", "unk_token", "pad_token"))
                 if (cfg.get(k) instanceof String s) tokens.put(k, s);
                 else if (cfg.get(k) instanceof Map<?, ?> m && m.get("content") instanceof String s) tokens.put(k, s);
-            if (cfg.get("chat_template") instanceof String src) f.jinjava = new ChatTemplate(src, tokens);
+            if (cfg.get("chat_template") instanceof String src) f.jinjava = new JinjavaChatTemplate(src, tokens);
             f.chatMessages = new ArrayList<>();
             for (Map<String, Object> m : f.messages) f.chatMessages.add(new ChatMessage((String) m.get("role"), (String) m.get("content")));
             return f;

@@ -7,11 +7,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.qoft4j.trainer.tokenizer.ChatMessage;
-import org.qoft4j.trainer.tokenizer.ChatTemplate;
+import org.qoft4j.data.tokenizer.ChatMessage;
 
 /**
- * How the Jinjava renderer (trainer's ChatTemplate) does on the chat-template conformance cases that it can express
+ * How the Jinjava renderer (qoft4j's former renderer, JinjavaChatTemplate) does on the chat-template conformance cases that it can express
  * (role/content messages only: no tools, no kwargs, no continue_final_message): per template, how many match Python
  * jinja2's expected output. Prints a table; run from the repository root:
  * {@code java -cp "bench/target/classes:$(cat bench/target/runtime-classpath.txt)" org.qoft4j.bench.ChatTemplateJinjavaCheck}
@@ -34,7 +33,7 @@ public final class ChatTemplateJinjavaCheck {
             Map<String, String> tokens = new HashMap<>();
             for (String k : List.of("bos_token", "eos_token", "unk_token", "pad_token"))
                 if (cfg.get(k) instanceof String s) tokens.put(k, s);
-            ChatTemplate jj = new ChatTemplate((String) cfg.get("chat_template"), tokens);
+            JinjavaChatTemplate jj = new JinjavaChatTemplate((String) cfg.get("chat_template"), tokens);
             int n = 0, match = 0, differ = 0, fail = 0;
             String firstError = "";
             for (Map<String, Object> conv : (List<Map<String, Object>>) cases.get("conversations")) {

@@ -22,7 +22,8 @@ public record ChatMessage(String role, String content) {
         return new ChatMessage("system", content);
     }
 
-    Map<String, Object> asMap() {
+    /** The message as a chat template sees it: {@code {"role": ..., "content": ...}}. */
+    public Map<String, Object> asMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("role", role);
         m.put("content", content);

@@ -12,6 +12,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.qoft4j.data.template.ChatTemplateRenderer;
+import org.qoft4j.data.template.TemplateException;
 
 /**
  * A model's tokenizer: {@code tokenizer.json} through DJL's binding of Hugging Face tokenizers (offline), plus
@@ -38,9 +40,9 @@ public final class TextTokenizer implements AutoCloseable {
     private final Long padId;
     private final Boolean addBos; // tokenizer_config's add_bos_token; null = as tokenizer.json's post-processor does
     private final Boolean addEos;
-    private final ChatTemplate chatTemplate; // null when the model has none
+    private final ChatTemplateRenderer chatTemplate; // null when the model has none
 
-    private TextTokenizer(Path source, HuggingFaceTokenizer tokenizer, JsonNode config, String templateFile) {
+    private TextTokenizer(Path source, HuggingFaceTokenizer tokenizer, JsonNode config, Object template) {
         this.source = source;
         this.tokenizer = tokenizer;
         Map<String, String> sp = new LinkedHashMap<>();
@@ -55,8 +57,11 @@ public final class TextTokenizer implements AutoCloseable {
         this.padId = tokenId(sp.get("pad_token"));
         this.addBos = config.has("add_bos_token") && config.get("add_bos_token").isBoolean() ? config.get("add_bos_token").asBoolean() : null;
         this.addEos = config.has("add_eos_token") && config.get("add_eos_token").isBoolean() ? config.get("add_eos_token").asBoolean() : null;
-        String template = templateFile != null ? templateFile : chatTemplateOf(config.get("chat_template"));
-        this.chatTemplate = template == null ? null : new ChatTemplate(template, specialTokens);
+        try {
+            this.chatTemplate = template == null ? null : ChatTemplateRenderer.of(template, JSON.convertValue(config, Map.class));
+        } catch (TemplateException | IllegalArgumentException e) {
+            throw new TokenizerException(source + ": the chat template does not parse: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -77,10 +82,10 @@ public final class TextTokenizer implements AutoCloseable {
             }
             if (!config.isObject()) throw new TokenizerException(cfg + ": expected a JSON object");
         }
-        String templateFile = null;
-        Path jinja = dir.resolve("chat_template.jinja");
+        Object template = config.hasNonNull("chat_template") ? JSON.convertValue(config.get("chat_template"), Object.class) : null;
+        Path jinja = dir.resolve("chat_template.jinja"); // newer transformers save the template here; it wins
         try {
-            if (Files.isRegularFile(jinja)) templateFile = Files.readString(jinja);
+            if (Files.isRegularFile(jinja)) template = Files.readString(jinja);
         } catch (IOException e) {
             throw new TokenizerException(jinja + ": cannot read: " + e.getMessage(), e);
         }
@@ -91,16 +96,7 @@ public final class TextTokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new TokenizerException(json + ": cannot load tokenizer: " + e.getMessage(), e);
         }
-        return new TextTokenizer(dir, tok, config, templateFile);
-    }
-
-    private static String chatTemplateOf(JsonNode t) {
-        if (t == null || t.isNull()) return null;
-        if (t.isTextual()) return t.asText();
-        if (t.isArray()) { // [{"name": "default", "template": "..."}, ...]
-            for (JsonNode n : t) if ("default".equals(n.path("name").asText())) return n.path("template").asText(null);
-        }
-        return null;
+        return new TextTokenizer(dir, tok, config, template);
     }
 
     /** The id of a single token string (an added/special token or a vocabulary entry), or null. */
@@ -135,7 +131,7 @@ public final class TextTokenizer implements AutoCloseable {
         return chatTemplate != null;
     }
 
-    public ChatTemplate chatTemplate() {
+    public ChatTemplateRenderer chatTemplate() {
         if (chatTemplate == null) throw new TokenizerException(source + ": the tokenizer has no chat_template (tokenizer_config.json or chat_template.jinja)");
         return chatTemplate;
     }
@@ -177,9 +173,23 @@ public final class TextTokenizer implements AutoCloseable {
         return tokenizer.decode(ids, skipSpecialTokens);
     }
 
-    /** The chat template rendered to text. */
+    /** The chat template rendered to text, as transformers renders it; a template that rejects the conversation is an IllegalArgumentException with its message. */
     public String applyChatTemplate(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        return chatTemplate().render(messages, addGenerationPrompt);
+        return applyChatTemplate(messages.stream().map(ChatMessage::asMap).toList(),
+                ChatTemplateRenderer.Options.create().addGenerationPrompt(addGenerationPrompt));
+    }
+
+    /**
+     * Messages as the template sees them (role, content, and any other key: {@code tool_calls},
+     * {@code reasoning_content}, ...) with the template's keyword arguments ({@code tools}, {@code documents},
+     * {@code enable_thinking}, ...).
+     */
+    public String applyChatTemplate(List<? extends Map<String, ?>> messages, ChatTemplateRenderer.Options options) {
+        try {
+            return chatTemplate().render(messages, options);
+        } catch (TemplateException e) {
+            throw new IllegalArgumentException("chat template failed: " + e.getMessage(), e);
+        }
     }
 
     /** The rendered conversation's tokens; the template supplies BOS and turn markers, so nothing is added. */

@@ -15,6 +15,9 @@ import org.qoft4j.data.template.Node.Target;
  * and on {@code ns.attr}), macro, call, filter, with, break/continue (loopcontrols) and transformers'
  * generation block; expressions with jinja2's precedence (if-else &lt; or &lt; and &lt; not &lt; comparisons and
  * in &lt; + - &lt; ~ &lt; * / // % &lt; ** &lt; unary - + &lt; postfix . [] () | is).
+ *
+ * <p>Longer than 400 lines because it follows jinja2/parser.py rule by rule, in one place, so the two can be read
+ * side by side when a template parses differently.
  */
 final class Parser {
     private final List<Token> tokens;

@@ -1,4 +1,4 @@
-package org.qoft4j.data.tokenizer;
+package org.qoft4j.bench;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
@@ -7,6 +7,7 @@ import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import java.time.LocalDate;
+import org.qoft4j.data.tokenizer.ChatMessage;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,18 +17,19 @@ import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
- * A Hugging Face chat template (Jinja) rendered with Jinjava the way transformers renders it: trim_blocks and
+ * The renderer qoft4j used before its own Jinja2 engine (org.qoft4j.data.template), kept here only so that
+ * {@link ChatTemplateBench} and {@link ChatTemplateJinjavaCheck} can measure the choice: a Hugging Face chat template (Jinja) rendered with Jinjava the way transformers renders it: trim_blocks and
  * lstrip_blocks on, loop controls available, {@code messages}, {@code add_generation_prompt}, the special-token
  * strings ({@code bos_token}, ...), {@code raise_exception(msg)} and {@code strftime_now(fmt)} in scope.
  */
-public final class ChatTemplate {
+public final class JinjavaChatTemplate {
     private static final Jinjava JINJAVA = newJinjava();
 
     private final String source;
     private final Map<String, String> specialTokens;
 
     /** {@code specialTokens}: {@code bos_token}, {@code eos_token}, ... as template variables (absent ones omitted). */
-    public ChatTemplate(String source, Map<String, String> specialTokens) {
+    public JinjavaChatTemplate(String source, Map<String, String> specialTokens) {
         if (source == null || source.isBlank()) throw new IllegalArgumentException("empty chat template");
         this.source = source;
         this.specialTokens = Map.copyOf(specialTokens);
@@ -47,7 +49,7 @@ public final class ChatTemplate {
         RenderResult r = JINJAVA.renderForResult(source, ctx);
         List<TemplateError> fatal = r.getErrors().stream().filter(e -> e.getSeverity() == TemplateError.ErrorType.FATAL).collect(Collectors.toList());
         if (!fatal.isEmpty())
-            throw new IllegalArgumentException("chat template failed: " + fatal.stream().map(ChatTemplate::describe).collect(Collectors.joining("; ")));
+            throw new IllegalArgumentException("chat template failed: " + fatal.stream().map(JinjavaChatTemplate::describe).collect(Collectors.joining("; ")));
         return r.getOutput();
     }
 
@@ -63,8 +65,8 @@ public final class ChatTemplate {
                 .withUseNaturalOperatorPrecedence(true).withKeepNullableLoopValues(true).build();
         JinjavaConfig cfg = JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true).withLegacyOverrides(jinja2).build();
         Jinjava j = new Jinjava(cfg);
-        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
-        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
+        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", JinjavaChatTemplate.class, "raiseException", String.class));
+        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", JinjavaChatTemplate.class, "strftimeNow", String.class));
         return j;
     }
 

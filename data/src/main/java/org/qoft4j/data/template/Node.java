@@ -5,7 +5,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** The template's syntax tree; expressions evaluate with Python semantics ({@link Py}), statements render into a StringBuilder. */
+/**
+ * The template's syntax tree; expressions evaluate with Python semantics ({@link Py}), statements render into a
+ * StringBuilder.
+ *
+ * <p>Longer than 400 lines because every node type, with how it evaluates or renders, is one small nested class here:
+ * the whole tree is one page to read against jinja2's nodes and runtime, and no node type is more than a screen.
+ */
 final class Node {
     private Node() {
     }

@@ -15,6 +15,9 @@ import java.util.Map;
  * Integer/Long/BigInteger (int), Double/Float/BigDecimal (float), String or {@link Markup} (str), List (list),
  * {@link PyTuple} (tuple), Map (dict, insertion order), {@link Namespace}, {@link Undefined}, {@link PyCallable}.
  * Strings are indexed, sliced, measured and iterated by code point, as Python does.
+ *
+ * <p>Longer than 400 lines because Python's value rules (truthiness, equality across int/float/bool, ordering,
+ * repr, str, arithmetic, slicing) depend on each other; kept together they can be checked against one another.
  */
 final class Py {
     private Py() {
