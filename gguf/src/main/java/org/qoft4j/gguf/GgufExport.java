@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
@@ -131,17 +132,20 @@ public final class GgufExport {
             throws IOException {
         try (PointerScope scope = new PointerScope()) {
             Tensor t = arch.toLlamaCppLayout(m.hfName(), tensors.load(m.hfName())).contiguous();
-            long cols = m.shape()[m.shape().length - 1];
+            int cols = Math.toIntExact(m.shape()[m.shape().length - 1]);
             long rows = t.numel() / cols;
-            int rowsPerChunk = (int) Math.max(1, Math.min(rows, (1 << 20) / cols));
-            float[] buf = new float[Math.toIntExact(rowsPerChunk * cols)];
+            int rowsPerChunk = (int) Math.max(1, Math.min(rows, (1 << 22) / cols)); // ~16 MiB of floats at a time
+            float[] buf = new float[Math.toIntExact((long) rowsPerChunk * cols)];
+            int rowBytes = Math.toIntExact(type.rowBytes(cols));
+            byte[] encoded = new byte[rowsPerChunk * rowBytes];
             FloatPointer p = t.data_ptr_float();
             for (long r = 0; r < rows; r += rowsPerChunk) {
-                int n = (int) (Math.min(rowsPerChunk, rows - r) * cols);
-                p.position(r * cols).get(buf, 0, n);
-                ByteBuffer b = ByteBuffer.allocate(Math.toIntExact(type.rowBytes(n)));
-                GgmlCodec.encode(type, buf, 0, n, b);
-                out.write(b.array(), 0, b.position());
+                int n = (int) Math.min(rowsPerChunk, rows - r);
+                p.position(r * cols).get(buf, 0, n * cols);
+                // rows are independent: encode them on all cores (the k-quant searches dominate an export's time)
+                IntStream.range(0, n).parallel().forEach(i ->
+                        GgmlCodec.encode(type, buf, i * cols, cols, ByteBuffer.wrap(encoded, i * rowBytes, rowBytes).slice()));
+                out.write(encoded, 0, n * rowBytes);
             }
         }
     }

@@ -146,9 +146,9 @@ public final class GgufVocabulary {
             }
             tokens.add(t);
             JsonNode a = added.get(id);
-            if (a != null) types[id] = a.path("special").asBoolean(false) || looksSpecial(t) ? CONTROL : USER_DEFINED;
+            if (spm && t.equals(unk)) types[id] = UNKNOWN;
+            else if (a != null) types[id] = a.path("special").asBoolean(false) || looksSpecial(t) ? CONTROL : USER_DEFINED;
             else if (spm && BYTE_TOKEN.matcher(t).matches()) types[id] = BYTE;
-            else if (spm && t.equals(unk)) types[id] = UNKNOWN;
             else types[id] = NORMAL;
             if (spm) {
                 Integer rank = merged.get(t);

@@ -13,7 +13,7 @@ import java.nio.ByteBuffer;
  *   d           fp16 super-block scale
  * </pre>
  * Quantized as {@code quantize_row_q6_K_ref}: each sub-block's scale comes from ggml's {@code make_qx_quants}
- * (nmax 32, weights x², 19 trial scales), the scales are quantized to int8 against the largest, and the codes
+ * (nmax 32, weights x², 18 further trial scales), the scales are quantized to int8 against the largest, and the codes
  * recomputed from the rounded scales, in ggml's float order (checked in {@code GgmlReferenceTest}).
  */
 final class Q6KBlock {

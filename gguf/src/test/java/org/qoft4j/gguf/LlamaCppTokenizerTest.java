@@ -17,7 +17,7 @@ import org.qoft4j.trainer.tokenizer.TextTokenizer;
  * The tokenizer metadata, checked by llama.cpp's own tokenizer: for tokenizers of each kind export-gguf maps (with
  * merges learned from a little text), llama.cpp must split sample strings — spaces, digits, punctuation,
  * apostrophes, newlines, tabs, accented letters, CJK — into exactly the token ids Hugging Face tokenizers gives.
- * Byte-level BPE with GPT-2's, Llama 3's and Qwen2's pre-tokenizers (tokenizer.ggml.pre gpt-2, llama-bpe, qwen2), and a
+ * Byte-level BPE with GPT-2's, Llama 3's, Qwen2's and SmolLM's pre-tokenizers (tokenizer.ggml.pre gpt-2, llama-bpe, qwen2, smollm), and a
  * SentencePiece-style BPE with byte fallback (tokenizer.ggml.model llama: scores from the merge ranks, byte tokens,
  * add_space_prefix).
  */
@@ -31,15 +31,16 @@ class LlamaCppTokenizerTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"gpt-2", "llama-bpe", "qwen2", "llama"})
+    @CsvSource({"gpt-2", "llama-bpe", "qwen2", "smollm", "llama"})
     void llamaCppTokenizesAsHuggingFace(String kind) {
         ObjectNode tok = switch (kind) {
             case "gpt-2" -> Tokenizers.byteLevel(null, false);
             case "llama-bpe" -> Tokenizers.byteLevel(Tokenizers.LLAMA3_SPLIT, true);
             case "qwen2" -> Tokenizers.byteLevel(Tokenizers.QWEN2_SPLIT, false);
+            case "smollm" -> Tokenizers.smolLm();
             default -> Tokenizers.sentencePiece();
         };
-        ObjectNode cfg = kind.equals("llama") ? Tokenizers.config("<s>", "</s>", true) : Tokenizers.config("<s>", "</s>", true);
+        ObjectNode cfg = Tokenizers.config("<s>", "</s>", true);
         Path dir = Tokenizers.modelWith(tok, cfg, tmp.resolve("model"));
         Path gguf = tmp.resolve(kind + ".gguf");
         GgufExport.Report r = GgufExport.run(GgufExport.Options.of(dir, gguf, GgufFileType.F32), line -> {});

@@ -25,7 +25,7 @@ final class Tokenizers {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String CORPUS = "the quick brown fox jumps over the lazy dog . the dog sleeps , the fox runs . "
             + "hello world ! there is nothing in the world that the brown fox does not know about the lazy dog . "
-            + "numbers 123 and 4567 , words with apostrophes : it's we'll they've don't . the end";
+            + "numbers 123 and 4567 , 123 4567 again 123 4567 , words with apostrophes : it's we'll they've don't . the end";
     static final List<String> SAMPLES = List.of("the quick brown fox", "Hello World! 123 4567", "it's the end, isn't it?", "  two  spaces\nand a new line\n",
             "naïve café — ünïcödé ✓ 日本", "THE LAZY DOG", "x", "tabs\tand\r\nwindows lines", "the  fox's   dog");
 
@@ -109,6 +109,17 @@ final class Tokenizers {
             bl.put("trim_offsets", true);
             bl.put("use_regex", false);
         }
+        return tok;
+    }
+
+    /** SmolLM's pre-tokenizer: every digit alone, then GPT-2's ByteLevel regex. */
+    static ObjectNode smolLm() {
+        ObjectNode tok = byteLevel(null, false);
+        ObjectNode pre = tok.putObject("pre_tokenizer");
+        pre.put("type", "Sequence");
+        ArrayNode ps = pre.putArray("pretokenizers");
+        ps.addObject().put("type", "Digits").put("individual_digits", true);
+        ps.addObject().put("type", "ByteLevel").put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", true);
         return tok;
     }
 
