@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -48,11 +48,11 @@ class GgmlReferenceTest {
 
     static Ggml ggml;
 
-    @BeforeAll
-    static void load() {
+    @BeforeEach // per test, so that each skip is reported with its reason
+    void load() {
         Path lib = NodeLlamaCpp.ggmlBase().orElse(null);
         Assumptions.assumeTrue(lib != null, NodeLlamaCpp::missingReason);
-        ggml = Native.load(lib.toString(), Ggml.class);
+        if (ggml == null) ggml = Native.load(lib.toString(), Ggml.class);
     }
 
     /** 64 rows of 512 values: random rows at scales 1e-6..1e4 and rows built to hit the edge cases of each format. */

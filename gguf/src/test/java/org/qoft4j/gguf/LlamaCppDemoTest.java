@@ -16,6 +16,7 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,8 +61,8 @@ class LlamaCppDemoTest {
     @BeforeAll
     void trainOnce(@TempDir Path dir) {
         tmp = dir;
-        LlamaCppPeer.assumeAvailable();
-        Assumptions.assumeTrue(TestData.available(), "test-data/tiny-llama not found");
+        if (!LlamaCppPeer.available() || !TestData.available()) return; // each test then skips, saying why
+
         TrainConfig c = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(List.of(
                 "model=" + TestData.model(), "data=" + TestData.shiftTrain(), "out=" + tmp.resolve("run"), "adapter=oft", "quant=nf4",
                 "steps=30", "batch-size=8", "seq-len=128", "lr=4e-3", "warmup=5", "progress=false", "threads=0", "eval-every=0"))));
@@ -94,6 +95,12 @@ class LlamaCppDemoTest {
         for (int i = 0; i < prompts.size(); i++)
             assertArrayEquals(prompts.get(i), java.util.Arrays.copyOf(conversations.get(i), prompts.get(i).length), "the prompt starts the conversation");
         System.out.printf(Locale.ROOT, "demo model: qoft4j answers and log-probs in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    }
+
+    @BeforeEach
+    void peer() {
+        LlamaCppPeer.assumeAvailable();
+        Assumptions.assumeTrue(TestData.available(), "test-data/tiny-llama not found");
     }
 
     @AfterAll

@@ -46,6 +46,10 @@ final class LlamaCppPeer {
         return null;
     }
 
+    static boolean available() {
+        return script() != null && nodeVersion() != null && NodeLlamaCpp.packageDir().isPresent();
+    }
+
     static void assumeAvailable() {
         Assumptions.assumeTrue(script() != null, "scripts/llama-peer.mjs not found above " + Path.of("").toAbsolutePath());
         Assumptions.assumeTrue(nodeVersion() != null, "node is not on PATH (the llama.cpp peer runs in node 18+)");

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,8 +34,8 @@ class LlamaCppRandomModelsTest {
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void peer() {
+    @BeforeEach // per test, so that each skip is reported with its reason
+    void peer() {
         LlamaCppPeer.assumeAvailable();
     }
 

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -25,8 +25,8 @@ class LlamaCppTokenizerTest {
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void peer() {
+    @BeforeEach // per test, so that each skip is reported with its reason
+    void peer() {
         LlamaCppPeer.assumeAvailable();
     }
 
