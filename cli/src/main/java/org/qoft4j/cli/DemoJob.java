@@ -3,7 +3,7 @@ package org.qoft4j.cli;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 import org.qoft4j.trainer.TrainConfig;
 
 /**

@@ -2,6 +2,7 @@ package org.qoft4j.cli;
 
 import org.qoft4j.core.Human;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -19,18 +20,19 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import org.qoft4j.gguf.GgufInspector;
 
 /**
  * {@code ./qoft4j inspect DIR}: the tensors of a model directory with dtype, shape and bytes; a quantized
  * layer is one line (its logical [out, in] shape, format, block or group size, bits per weight).
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "List the tensors of a Hugging Face model directory: dtypes, shapes, quantization and bytes, with totals.")
+        description = "List the tensors of a Hugging Face model directory (dtypes, shapes, quantization and bytes, with totals) or of a GGUF file (metadata and tensors).")
 public final class InspectCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "DIR", description = "model directory (model.safetensors or sharded with model.safetensors.index.json)")
+    @Parameters(index = "0", paramLabel = "DIR|FILE.gguf", description = "model directory (model.safetensors or sharded with model.safetensors.index.json), or a GGUF file")
     Path dir;
 
     @Option(names = "--raw", description = "list every stored key, including the parts of quantized layers")
@@ -39,6 +41,11 @@ public final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter o = spec.commandLine().getOut();
+        if (Files.isRegularFile(dir) && GgufInspector.isGguf(dir)) {
+            GgufInspector.print(dir, o, raw ? Integer.MAX_VALUE : 8);
+            o.flush();
+            return 0;
+        }
         try (HfCheckpoint ckpt = HfCheckpoint.open(dir)) {
             String quantization;
             try {

@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
                 CompareCommand.class,
                 BenchCommand.class,
                 GenerateTestDataCommand.class,
+                ExportGgufCommand.class,
         })
 public final class Qoft4jCommand implements Runnable {
     @CommandLine.Spec

@@ -11,7 +11,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 import org.qoft4j.trainer.Finetune;
 import org.qoft4j.trainer.StepMetrics;
 import org.qoft4j.trainer.TinyLlama;

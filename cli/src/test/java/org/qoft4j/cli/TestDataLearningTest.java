@@ -10,7 +10,7 @@ import org.qoft4j.trainer.Finetune;
 import org.qoft4j.trainer.TinyLlama;
 import org.qoft4j.trainer.TrainConfig;
 import org.qoft4j.trainer.eval.Evaluator;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 
 /**
  * 30 steps on the committed test data (the tiny byte-level Llama that knows "copy", trained on "shift") lower the

@@ -6,7 +6,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.qoft4j.model.GenerationConfig;
 import org.qoft4j.model.Generator;
 import org.qoft4j.model.LlamaModel;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 import org.qoft4j.data.tokenizer.ChatMessage;
 import org.qoft4j.data.tokenizer.TextTokenizer;
 

@@ -12,7 +12,7 @@ import org.qoft4j.core.Tensors;
 import org.qoft4j.model.LlamaModel;
 import org.qoft4j.model.LoadOptions;
 import org.qoft4j.model.ModelLoader;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 import org.qoft4j.data.tokenizer.ChatMessage;
 import org.qoft4j.data.tokenizer.TextTokenizer;
 import org.qoft4j.trainer.Finetune;

@@ -15,7 +15,7 @@ import org.qoft4j.core.safetensors.SafetensorsFile;
 import org.qoft4j.model.LlamaModel;
 import org.qoft4j.model.LoadOptions;
 import org.qoft4j.model.ModelLoader;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 
 /**
  * Quantize and inspect: what 4 bits per weight keep of a real weight matrix, and what they save on a whole model.

@@ -9,7 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 import org.qoft4j.trainer.ConfigException;
 
 /**

@@ -13,7 +13,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.qoft4j.cli.Qoft4jCommand;
-import org.qoft4j.cli.testdata.TestData;
+import org.qoft4j.data.TestData;
 import picocli.CommandLine;
 
 /**

@@ -1,4 +1,4 @@
-package org.qoft4j.cli.testdata;
+package org.qoft4j.data;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -6,7 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Where the committed {@code test-data/} directory is (see {@link TestDataGenerator}): under the project directory
+ * Where the committed {@code test-data/} directory is (a tiny model and datasets that {@code ./qoft4j generate-test-data}
+ * regenerates; README, "The main job"): under the project directory
  * that {@code ./qoft4j} passes as {@code -Dqoft4j.home}, else the nearest {@code test-data} found walking up from the
  * working directory (so examples and tests find it from a module directory too).
  */
