@@ -8,13 +8,13 @@
 #      bf16 matmul at 4096x4096 with 4096 tokens, GEMV), exit status 0 when everything agrees.
 #
 # Prepare the bundle on the build machine, from the repository root (keep .gpu-bundle out of git):
-#   mvn -q -B -DskipTests package
-#   mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$PWD/target/bundle-jars"
-#   cp */target/qoft4j-*.jar target/bundle-jars/
-#   ../shared/device/make-gpu-bundle.sh target/bundle-jars .gpu-bundle
+#   scripts/make-gpu-bundle.sh
+# It packs the project's jars and runtime dependencies and the modules' test jars: GpuCheck and the classes it uses
+# (FusedGemv, the Java side of the experimental fused GEMV; RandomWeights) are in qoft4j-native's test jar.
 # then on the GPU machine (with .gpu-bundle beside the sources):  bash native/gpu-check.sh
-# Without a bundle, on a machine with Java and the built modules, the same program runs as
-#   java -cp "native/target/classes:quant/target/classes:$(cat cp.txt)" org.qoft4j.nativekernels.GpuCheck [--device cpu]
+# Without a bundle, on a machine with Java, the same program runs as
+#   mvn -q -B -DskipTests -pl native -am package dependency:build-classpath -Dmdep.outputFile=$PWD/cp.txt
+#   java -cp "native/target/test-classes:native/target/classes:$(cat cp.txt)" org.qoft4j.nativekernels.GpuCheck [--device cpu]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bundle=${QOFT4J_BUNDLE:-$root/.gpu-bundle}

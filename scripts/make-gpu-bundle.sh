@@ -40,7 +40,8 @@ mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version" -DoutputD
 mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_version:jar:linux-x86_64" -DoutputDirectory="$jars"
 trim_jar "$jars/cuda-$cuda_version-linux-x86_64.jar" '^(?!.*libjni(cudart|cublas|cudnn|cusparse|cusolver|cupti)\.so$).*\.so$' gpu-copy
 cp ./*/target/qoft4j-*.jar "$jars/"
-# What travels to the GPU machine is limited to 64 MiB with the sources: drop the benchmark harness, XChart's
+# What travels to the GPU machine is limited to 64 MiB with the sources: drop the benchmark harness (with bench's
+# experiments: the GPU check needs none of them; GpuCheck and FusedGemv, the GEMV's binding, are in native's test jar), XChart's
 # vector-format exporters (loss curves are PNG) and DJL's tokenizers with their dependencies (the GPU check trains
 # on pre-tokenized data; QOFT4J_BUNDLE_TOKENIZERS=keep keeps them, with the linux-x86_64 natives only).
 rm -f "$jars"/qoft4j-bench-*.jar "$jars"/jmh-core-*.jar "$jars"/jopt-simple-*.jar "$jars"/qoft4j-examples-*-tests.jar \

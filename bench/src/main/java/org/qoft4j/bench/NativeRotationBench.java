@@ -20,8 +20,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-import org.qoft4j.nativekernels.BlockRotation;
-import org.qoft4j.nativekernels.HookedRotation;
+import org.qoft4j.bench.experiments.BlockRotation;
+import org.qoft4j.bench.experiments.HookedRotation;
 import org.qoft4j.nativekernels.NativeLibrary;
 
 /**

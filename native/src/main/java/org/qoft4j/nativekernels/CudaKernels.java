@@ -1,19 +1,11 @@
 package org.qoft4j.nativekernels;
 
 import java.io.File;
-import java.util.Arrays;
 import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.TensorOptions;
-import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.qoft4j.quant.Bnb4bitWeight;
-import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantizedWeight;
 import org.qoft4j.core.Tensors;
-import org.qoft4j.quant.kernel.Kernels;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -89,57 +81,9 @@ public final class CudaKernels {
         if (p != null) throw new IllegalArgumentException(p);
         require();
         if (w.numel() == 0) return;
-        int device = Math.max(0, out.device().index());
-        int dt = WeightChecks.dtypeCode(Tensors.dtype(out));
-        long o = WeightChecks.address(out);
-        if (w instanceof Bnb4bitWeight b) {
-            Bnb4bitWeight.NestedAbsmax nested = b.nested();
-            NativeLibrary.check(NativeApi.qoft4j_cu_dequant_bnb(device, WeightChecks.address(b.packed()), WeightChecks.address(b.absmax()),
-                    nested == null ? 0 : 1, WeightChecks.address(b.quantMap()), nested == null ? 0 : WeightChecks.address(nested.absmax()),
-                    nested == null ? 0 : WeightChecks.address(nested.quantMap()), nested == null ? 0f : nested.offset(),
-                    nested == null ? 1 : nested.blocksize(), b.numel(), b.blocksize(), o, dt, stream), "CUDA NF4/FP4 dequantization");
-        } else {
-            Int4Weight q = (Int4Weight) w;
-            NativeLibrary.check(NativeApi.qoft4j_cu_dequant_int4(device, WeightChecks.address(q.qweight()), WeightChecks.address(q.qzeros()),
-                    WeightChecks.address(q.scales()), q.rows(), q.cols(), q.groupSize(), o, dt, stream), "CUDA INT4 dequantization");
-        }
-    }
-
-    /**
-     * Batch-1 generation: {@code W x} for an NF4/FP4 weight {@code [rows, cols]} and a bf16 or fp16 vector
-     * {@code x [cols]} (or {@code [1, cols]}), fused (no dequantized weight is materialized); fp32 accumulation.
-     * Returns {@code [rows]} (or {@code [1, rows]}) in x's dtype. Falls back to dequantize + matmul when
-     * {@code cols} is not a multiple of 32 or the tensors are not 16-byte aligned.
-     */
-    public static Tensor gemv(Bnb4bitWeight w, Tensor x) {
-        long cols = w.cols();
-        if (x == null || !x.defined()) throw new IllegalArgumentException("gemv: x is missing");
-        ScalarType dt = Tensors.dtype(x);
-        if (dt != ScalarType.BFloat16 && dt != ScalarType.Half)
-            throw new IllegalArgumentException("gemv: x must be bfloat16 or float16, got " + dt);
-        boolean batched = x.dim() == 2;
-        if (!(x.dim() == 1 || batched && x.size(0) == 1) || x.size(-1) != cols)
-            throw new IllegalArgumentException("gemv: x must be [" + cols + "] or [1, " + cols + "], got " + Arrays.toString(Tensors.shape(x)));
-        if (!x.device().equals(w.device()) || !x.is_cuda())
-            throw new IllegalArgumentException("gemv: x and the weight must be on the same CUDA device");
-        Tensor out = torch.empty(batched ? new long[] {1, w.rows()} : new long[] {w.rows()},
-                new TensorOptions(dt).device(new DeviceOptional(x.device())), null);
-        Tensor xc = x.contiguous();
-        String p = WeightChecks.bnbProblem(w, x.device());
-        if (p != null) throw new IllegalArgumentException("gemv: " + p);
-        require();
-        boolean fused = cols % 32 == 0 && WeightChecks.address(w.packed()) % 16 == 0 && WeightChecks.address(xc) % 16 == 0;
-        if (!fused || w.rows() == 0) {
-            Tensor y = torch.matmul(Kernels.dequantize(w, dt), xc.reshape(cols));
-            return batched ? y.reshape(1, w.rows()) : y;
-        }
-        Bnb4bitWeight.NestedAbsmax nested = w.nested();
-        NativeLibrary.check(NativeApi.qoft4j_cu_gemv_bnb(Math.max(0, x.device().index()), WeightChecks.address(w.packed()), WeightChecks.address(w.absmax()),
-                nested == null ? 0 : 1, WeightChecks.address(w.quantMap()), nested == null ? 0 : WeightChecks.address(nested.absmax()),
-                nested == null ? 0 : WeightChecks.address(nested.quantMap()), nested == null ? 0f : nested.offset(),
-                nested == null ? 1 : nested.blocksize(), w.rows(), cols, w.blocksize(), WeightChecks.address(xc),
-                WeightChecks.address(out), WeightChecks.dtypeCode(dt), 0L), "CUDA NF4/FP4 GEMV");
-        return out;
+        KernelArgs args = KernelArgs.of(w);
+        NativeLibrary.check(args.dequantizeCuda(Math.max(0, out.device().index()), WeightChecks.address(out),
+                WeightChecks.dtypeCode(Tensors.dtype(out)), stream), "CUDA " + args.format() + " dequantization");
     }
 
     /** Waits for all work queued on {@code device} (device-wide, so libtorch's work too). */

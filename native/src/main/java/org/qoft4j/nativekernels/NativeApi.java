@@ -7,8 +7,10 @@ import org.bytedeco.javacpp.annotation.Platform;
  * The raw C API of {@code native/src/main/cpp/qoft4j/qoft4j_native.h}, bound by JavaCPP. The javacpp Maven
  * plugin compiles this class's JNI glue together with the kernel sources (one translation unit, g++) into
  * {@code libjniNativeApi.so}, packed in this module's jar. Addresses are {@code Tensor.data_ptr().address()};
- * nothing here checks anything: callers go through {@link NativeDequantizer}, {@link BlockRotation} or
- * {@link CudaKernels}, which validate every argument first.
+ * nothing here checks anything: callers go through {@link NativeDequantizer} and {@link CudaKernels}, which
+ * validate every argument first and pass a weight's arguments as {@link KernelArgs}; {@link RawRotationKernels}
+ * (raw entry points for bench's experiments); and the test jar's {@code FusedGemv} ({@code qoft4j_cu_gemv_bnb},
+ * exercised by {@code GpuCheck}), which is on no product path either.
  */
 @Platform(value = "linux-x86_64", compiler = "cpp17",
         include = {"qoft4j_native.h", "dequant.cpp", "rotation.cpp", "cuda_bridge.cpp"})

@@ -1,8 +1,6 @@
 package org.qoft4j.nativekernels;
 
 import org.bytedeco.pytorch.Tensor;
-import org.qoft4j.quant.Bnb4bitWeight;
-import org.qoft4j.quant.Int4Weight;
 import org.qoft4j.quant.QuantizedWeight;
 import org.qoft4j.core.Tensors;
 import org.qoft4j.quant.kernel.Dequantizer;
@@ -37,18 +35,8 @@ public final class NativeDequantizer implements Dequantizer {
         if (!out.is_cpu()) throw new IllegalArgumentException("native kernels run on CPU or CUDA tensors, got " + out.device().str().getString());
         NativeLibrary.require();
         if (w.numel() == 0) return;
-        int dt = WeightChecks.dtypeCode(Tensors.dtype(out));
-        long o = WeightChecks.address(out);
-        if (w instanceof Bnb4bitWeight b) {
-            Bnb4bitWeight.NestedAbsmax nested = b.nested();
-            NativeLibrary.check(NativeApi.qoft4j_dequant_bnb(WeightChecks.address(b.packed()), WeightChecks.address(b.absmax()),
-                    nested == null ? 0 : 1, WeightChecks.address(b.quantMap()), nested == null ? 0 : WeightChecks.address(nested.absmax()),
-                    nested == null ? 0 : WeightChecks.address(nested.quantMap()), nested == null ? 0f : nested.offset(),
-                    nested == null ? 1 : nested.blocksize(), b.numel(), b.blocksize(), o, dt), "NF4/FP4 dequantization");
-        } else {
-            Int4Weight q = (Int4Weight) w;
-            NativeLibrary.check(NativeApi.qoft4j_dequant_int4(WeightChecks.address(q.qweight()), WeightChecks.address(q.qzeros()),
-                    WeightChecks.address(q.scales()), q.rows(), q.cols(), q.groupSize(), o, dt), "INT4 dequantization");
-        }
+        KernelArgs args = KernelArgs.of(w);
+        NativeLibrary.check(args.dequantizeCpu(WeightChecks.address(out), WeightChecks.dtypeCode(Tensors.dtype(out))),
+                args.format() + " dequantization");
     }
 }

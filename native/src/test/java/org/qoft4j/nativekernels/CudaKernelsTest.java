@@ -72,13 +72,13 @@ class CudaKernelsTest {
                 try (PointerScope s = new PointerScope(); Bnb4bitWeight cpu = RandomWeights.bnb(rnd, QuantType.NF4, 300, 1024, 64, dq);
                      Bnb4bitWeight w = cpu.to(CUDA)) {
                     Tensor x = torch.randn(new long[] {1024}, new TensorOptions(ScalarType.Float).device(new DeviceOptional(CUDA))).to(dt);
-                    Tensor y = CudaKernels.gemv(w, x);
+                    Tensor y = FusedGemv.gemv(w, x);
                     Tensor ref = torch.matmul(Kernels.dequantize(w, ScalarType.Float), x.to(ScalarType.Float));
                     double err = y.to(ScalarType.Float).sub(ref).abs().max().item_double();
                     double scale = ref.abs().max().item_double();
                     // y is rounded once to bf16/fp16 (relative 2^-8 / 2^-11); the fp32 sums differ in order only
                     assertTrue(err <= 8e-3 * scale, dt + " dq=" + dq + ": max |err| " + err + " vs max |y| " + scale);
-                    assertEquals(1, CudaKernels.gemv(w, x.reshape(1, 1024)).size(0));
+                    assertEquals(1, FusedGemv.gemv(w, x.reshape(1, 1024)).size(0));
                 }
     }
 

@@ -130,7 +130,7 @@ public final class GpuCheck {
             Bnb4bitWeight dw = w.to(device);
             for (ScalarType dt : new ScalarType[] {ScalarType.BFloat16, ScalarType.Half}) {
                 Tensor x = torch.randn(new long[] {4096}, on(ScalarType.Float)).to(dt);
-                Tensor y = cuda ? CudaKernels.gemv(dw, x) : torch.matmul(Kernels.dequantize(dw, dt), x);
+                Tensor y = cuda ? FusedGemv.gemv(dw, x) : torch.matmul(Kernels.dequantize(dw, dt), x);
                 Tensor wf = torch.empty(new long[] {dw.rows(), dw.cols()}, on(ScalarType.Float), null);
                 Kernels.reference().dequantize(dw, wf);
                 Tensor ref = torch.matmul(wf, x.to(ScalarType.Float));  // fp32 weights, fp32 vector
@@ -203,7 +203,7 @@ public final class GpuCheck {
             if (cuda) {
                 Bnb4bitWeight qw = (Bnb4bitWeight) q.weight();
                 Tensor v = torch.randn(new long[] {d}, on(ScalarType.BFloat16));
-                double tGemv = time(() -> CudaKernels.gemv(qw, v));
+                double tGemv = time(() -> FusedGemv.gemv(qw, v));
                 double tUnfused = time(() -> torch.matmul(Kernels.dequantize(qw, ScalarType.BFloat16), v));
                 double tDenseV = time(() -> torch.matmul(denseBf16, v));
                 System.out.printf(Locale.ROOT, "speed | gemv nf4 %dx%d: fused %.1f us, dequant+matvec %.1f us, dense bf16 matvec %.1f us%n",

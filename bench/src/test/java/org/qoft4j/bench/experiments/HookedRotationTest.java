@@ -1,4 +1,4 @@
-package org.qoft4j.nativekernels;
+package org.qoft4j.bench.experiments;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

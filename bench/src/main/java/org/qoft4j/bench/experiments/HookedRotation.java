@@ -1,4 +1,4 @@
-package org.qoft4j.nativekernels;
+package org.qoft4j.bench.experiments;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +28,9 @@ import org.slf4j.LoggerFactory;
  * keep this object open until the backward that consumes the graph has returned, then {@link #close()} it
  * (a per-layer or per-step try-with-resources). Hooks that never fired (no backward ran) are not freed on
  * close, so a graph still holding them cannot call freed memory; that leak is logged.
- * Experimental and opt-in: training keeps libtorch's batched matmul ({@link BlockRotation#rotateLibtorch}) by default.
+ * Experiment, on no product path: it beats autograd through libtorch's batched matmul
+ * ({@link BlockRotation#rotateLibtorch}, which training uses) only under contention (docs/BENCHMARKS.md,
+ * "Native kernels").
  */
 public final class HookedRotation implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(HookedRotation.class);

@@ -1,4 +1,4 @@
-package org.qoft4j.nativekernels;
+package org.qoft4j.bench.experiments;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.qoft4j.core.Tensors;
+import org.qoft4j.nativekernels.NativeLibrary;
 
 /**
  * The native rotation and its two backward products against libtorch: the batched matmul forward and

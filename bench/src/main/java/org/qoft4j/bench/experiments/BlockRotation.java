@@ -1,4 +1,4 @@
-package org.qoft4j.nativekernels;
+package org.qoft4j.bench.experiments;
 
 import java.util.Arrays;
 import org.bytedeco.pytorch.GradMode;
@@ -6,15 +6,20 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.core.Tensors;
+import org.qoft4j.nativekernels.NativeLibrary;
+import org.qoft4j.nativekernels.RawRotationKernels;
 
 /**
- * OFT's blockwise rotation {@code y = x R} as native fp32 CPU kernels: {@code x [..., r*b]},
- * {@code R [r, b, b]}, {@code y[..., blk i] = x[..., blk i] R_i}, and its two backward products.
+ * Experiment, on no product path: OFT's blockwise rotation {@code y = x R} as native fp32 CPU kernels (module
+ * native's {@link RawRotationKernels}), with {@code x [..., r*b]}, {@code R [r, b, b]},
+ * {@code y[..., blk i] = x[..., blk i] R_i}, and its two backward products. Not wired in: against libtorch's
+ * batched matmul ({@link #rotateLibtorch}, what {@code OftRotation} does) it wins only under contention in
+ * {@code bench/jmh NativeRotationBench}, for a product that is ~2 % of a layer's FLOPs (docs/BENCHMARKS.md,
+ * "Native kernels").
  * <p>
  * These return plain tensors with no autograd history (Java cannot define a custom autograd function), so
- * {@link #rotate} refuses inputs that require grad while grad mode is on; use it for no-grad inference
- * (generation, evaluation, the no-grad forward of layer-wise recomputation). Training keeps libtorch's
- * batched matmul ({@link #rotateLibtorch}), which autograd differentiates.
+ * {@link #rotate} refuses inputs that require grad while grad mode is on; {@link HookedRotation} puts the
+ * kernels inside autograd. Every argument is checked here before the raw entry points run.
  */
 public final class BlockRotation {
     private BlockRotation() {}
@@ -42,13 +47,11 @@ public final class BlockRotation {
             throw new IllegalArgumentException("gradRotation: x " + Arrays.toString(Tensors.shape(x)) + " and gy "
                     + Arrays.toString(Tensors.shape(gy)) + " differ in shape");
         checkNoGrad("gradRotation", x, gy);
-        NativeLibrary.require();
         Tensor xc = x.contiguous(), gc = gy.contiguous();
         Tensor g = torch.empty(new long[] {r, b, b}, x.options(), null);
         long tokens = x.numel() / (r * b);
         if (tokens == 0) return g.zero_();
-        NativeLibrary.check(NativeApi.qoft4j_rotate_grad(WeightChecks.address(xc), WeightChecks.address(gc),
-                WeightChecks.address(g), tokens, r, b), "gradRotation");
+        RawRotationKernels.gradRotation(address(xc), address(gc), address(g), tokens, r, b);
         return g;
     }
 
@@ -65,14 +68,16 @@ public final class BlockRotation {
         long r = rot.size(0), b = rot.size(1);
         checkActivation("x", x, r * b);
         checkNoGrad(what, x, rot);
-        NativeLibrary.require();
         Tensor xc = x.contiguous(), rc = rot.contiguous();
         Tensor y = torch.empty(Tensors.shape(x), x.options(), null);
         long tokens = x.numel() / (r * b);
         if (tokens == 0) return y;
-        NativeLibrary.check(NativeApi.qoft4j_rotate(WeightChecks.address(xc), WeightChecks.address(rc), WeightChecks.address(y),
-                tokens, r, b, transpose ? 1 : 0), what);
+        RawRotationKernels.rotate(address(xc), address(rc), address(y), tokens, r, b, transpose);
         return y;
+    }
+
+    private static long address(Tensor t) {
+        return t.data_ptr().address();
     }
 
     private static void checkRotation(String what, Tensor rot) {
