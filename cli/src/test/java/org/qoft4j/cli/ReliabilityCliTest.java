@@ -137,6 +137,13 @@ class ReliabilityCliTest {
         assertEquals(1, r.err().lines().count(), r.err());
         assertTrue(r.err().startsWith("error: " + yaml + ": not valid YAML: line ") && !r.err().contains("[Source"), r.err());
         assertFalse(Files.exists(dir.resolve("bad")));
+
+        Path broken = Files.createDirectories(dir.resolve("broken-model"));
+        Files.writeString(broken.resolve("config.json"), "{\"model_type\": \"llama\",\n \"hidden_size\": 64,,\n}");
+        r = cli("eval", "--model", broken.toString(), "--data", TEST_EVAL.toString());
+        assertEquals(2, r.code());
+        assertTrue(errorLine(r).contains("config.json: not valid JSON: line 2, column ") && !r.err().contains("[Source"), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
     }
 
     /** Issue 14, case 5: a second run into a directory another run holds is refused, naming the holder. */

@@ -36,6 +36,11 @@ public final class AdapterOptimizer implements AutoCloseable {
         this.adamw = new AdamW(this.params, o);
     }
 
+    /** The libtorch optimizer (tests write its state the old way, with libtorch's own file writer). */
+    AdamW adamw() {
+        return adamw;
+    }
+
     /** Drops the gradients (set to undefined, so the next backward writes them fresh). */
     public void zeroGrad() {
         adamw.zero_grad(true);

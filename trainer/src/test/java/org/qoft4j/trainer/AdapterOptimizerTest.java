@@ -143,6 +143,39 @@ class AdapterOptimizerTest {
         }
     }
 
+    /** Checkpoints written before the archive was streamed through Java (libtorch's save_to(file)) still load and continue exactly. */
+    @Test
+    void archivesWrittenByLibtorchItselfStillLoad() {
+        TrainConfig c = options();
+        Path file = tmp.resolve("old-" + AdapterOptimizer.FILE), ours = tmp.resolve(AdapterOptimizer.FILE);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor p = Tensors.of(new float[] {1f, -2f}, 2).set_requires_grad(true);
+            Tensor q, r;
+            try (AdapterOptimizer opt = new AdapterOptimizer(List.of(p), c)) {
+                lossBackward(p);
+                opt.step(0.1);
+                org.bytedeco.pytorch.OutputArchive a = new org.bytedeco.pytorch.OutputArchive();
+                opt.adamw().save(a);
+                a.save_to(file.toString()); // how optimizer.pt was written before
+                opt.save(ours);
+                q = p.detach().clone().set_requires_grad(true);
+                r = p.detach().clone().set_requires_grad(true);
+                opt.zeroGrad();
+                lossBackward(p);
+                opt.step(0.1);
+            }
+            for (Object[] resume : new Object[][] {{q, file}, {r, ours}})
+                try (AdapterOptimizer resumed = new AdapterOptimizer(List.of((Tensor) resume[0]), c)) {
+                    resumed.load((Path) resume[1]);
+                    resumed.zeroGrad();
+                    lossBackward((Tensor) resume[0]);
+                    resumed.step(0.1);
+                }
+            assertArrayEquals(Tensors.toFloats(p), Tensors.toFloats(q), 0f);
+            assertArrayEquals(Tensors.toFloats(p), Tensors.toFloats(r), 0f);
+        }
+    }
+
     @Test
     void aMissingStateFileIsAClearError() {
         try (PointerScope scope = new PointerScope(); AdapterOptimizer opt = new AdapterOptimizer(List.of(Tensors.of(new float[] {1f}, 1).set_requires_grad(true)), options())) {
