@@ -119,7 +119,7 @@ public final class MetricsLog implements AutoCloseable {
         }
         if (later == 0 && unreadable.isEmpty()) return new Truncation(kept, null);
         List<String> what = new ArrayList<>();
-        if (later > 0) what.add(later + " line(s) of steps " + (step + 1) + (lastStep > step + 1 ? "-" + lastStep : "") + " after it");
+        if (later > 0) what.add(later + " line(s) of " + (lastStep > step + 1 ? "steps " + (step + 1) + "-" + lastStep : "step " + lastStep) + " after it");
         if (!unreadable.isEmpty())
             what.add(unreadable.size() + " unreadable line(s) (line " + unreadable.get(0) + (unreadable.size() > 1 ? ", ..." : "")
                     + "; half-written when the run was interrupted)");

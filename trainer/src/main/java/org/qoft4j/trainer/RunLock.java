@@ -67,7 +67,7 @@ public final class RunLock implements AutoCloseable {
             }
             if (!owner.isEmpty())
                 note.accept("took over the lock of " + outDir + " from a run that ended without releasing it (" + owner + "; it is no longer running)");
-            write(ch, "pid " + ProcessHandle.current().pid() + " on host " + host() + " since " + Instant.now() + "\n");
+            write(ch, "pid " + ProcessHandle.current().pid() + " on host " + host() + " since " + Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\n");
             return new RunLock(file, ch, lock);
         } catch (IOException e) {
             if (ch != null) try { ch.close(); } catch (IOException ignored) { /* the first error is the one to report */ }
