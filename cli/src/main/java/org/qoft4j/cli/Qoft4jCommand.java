@@ -51,7 +51,8 @@ public final class Qoft4jCommand implements Runnable {
         cl.setExecutionExceptionHandler((ex, line, parse) -> {
             // Bad input is reported as one clear line, not a stack trace; QOFT4J_DEBUG=1 shows the trace.
             if (System.getenv("QOFT4J_DEBUG") != null) ex.printStackTrace();
-            line.getErr().println("error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+            String message = ex.getMessage() == null ? ex.toString() : ex.getMessage();
+            line.getErr().println("error: " + message.replaceAll("\\R at \\[Source: [^\\]]*\\]", "")); // Jackson's location line, in case one slips through
             return 2;
         });
         return cl;

@@ -22,16 +22,18 @@ public final class AtomicDirectories {
     /**
      * Creates directory {@code target} with the contents {@code writer} puts into a temporary directory, or replaces
      * an existing one: the old directory is renamed aside first and deleted once the new one is in place. If the
-     * writer fails, the temporary directory is deleted and {@code target} is left as it was.
+     * writer fails, the temporary directory is deleted and {@code target} is left as it was; a full disk is a
+     * {@link DiskFullException} naming {@code target}.
      */
     public static void write(Path target, DirectoryWriter writer) throws IOException {
         Path abs = target.toAbsolutePath().normalize();
         Files.createDirectories(abs.getParent());
-        Path tmp = Files.createTempDirectory(abs.getParent(), "." + abs.getFileName() + ".tmp-");
+        Path tmp = AtomicFiles.hiddenDirectory(abs.getParent(), "." + abs.getFileName() + ".tmp-"); // umask applies, unlike createTempDirectory
         try {
             writer.writeInto(tmp);
         } catch (IOException | RuntimeException | Error e) {
             AtomicFiles.deleteQuietly(tmp);
+            if (!(e instanceof Error) && !(e instanceof DiskFullException) && DiskFullException.isDiskFull(e)) throw DiskFullException.writing(abs, e);
             throw e;
         }
         Path old = null;

@@ -2,12 +2,15 @@ package org.qoft4j.core;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 
 /** Whole-file writes that never leave a partial file under the target name, and recursive cleanup. */
@@ -19,10 +22,14 @@ public final class AtomicFiles {
         Path temp = null;
         try {
             temp = tempBeside(target, ".tmp");
-            Files.write(temp, content);
+            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE)) {
+                FileWrites.writeFully(ch, ByteBuffer.wrap(content), 0);
+            }
             move(temp, target);
         } catch (IOException e) {
             deleteQuietly(temp);
+            DiskFullException full = DiskFullException.ifDiskFull(target, e);
+            if (full != null) throw full;
             throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
         }
     }
@@ -38,6 +45,23 @@ public final class AtomicFiles {
             Path p = dir.resolve("." + target.getFileName() + "." + Long.toUnsignedString(RANDOM.nextLong(), 36) + suffix);
             try {
                 return Files.createFile(p);
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                if (attempt > 100) throw e;
+            }
+        }
+    }
+
+    /**
+     * Creates a new empty hidden directory {@code parent/PREFIX<random>}. Unlike {@link Files#createTempDirectory}
+     * (always mode 700), it gets the permissions of any new directory (umask), so a directory renamed into place
+     * from it is as readable as one made directly: a results directory shared by a team stays readable.
+     */
+    public static Path hiddenDirectory(Path parent, String prefix) throws IOException {
+        if (!prefix.startsWith(".")) throw new IllegalArgumentException("a hidden name starts with '.', got " + prefix);
+        for (int attempt = 0; ; attempt++) {
+            Path p = parent.resolve(prefix + Long.toUnsignedString(RANDOM.nextLong(), 36));
+            try {
+                return Files.createDirectory(p);
             } catch (java.nio.file.FileAlreadyExistsException e) {
                 if (attempt > 100) throw e;
             }

@@ -3,9 +3,7 @@ package org.qoft4j.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,9 +12,9 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * The samples of one JSONL file (one record per line, blank lines ignored). A malformed line is a
- * {@link DataException} naming {@code file:line} and what was expected — or, with {@code skipMalformed}, it is
- * left out and counted.
+ * The samples of one JSONL file (one record per line, blank lines ignored). A malformed line — not JSON, not a
+ * record qoft4j knows, or not valid UTF-8 (then with the byte offset of the bad byte) — is a {@link DataException}
+ * naming {@code file:line} and what was expected, or, with {@code skipMalformed}, it is left out and counted.
  */
 public final class JsonlDataset {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -42,16 +40,15 @@ public final class JsonlDataset {
         List<Sample> samples = new ArrayList<>();
         List<String> reasons = new ArrayList<>();
         int skipped = 0;
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int n = 0;
-            while ((line = r.readLine()) != null && (maxSamples <= 0 || samples.size() < maxSamples)) {
-                n++;
-                if (line.isBlank()) continue;
+        try (Utf8Lines r = new Utf8Lines(file)) {
+            Utf8Lines.Line line;
+            while ((line = r.next()) != null && (maxSamples <= 0 || samples.size() < maxSamples)) {
+                if (line.text() != null && line.text().isBlank()) continue;
                 try {
-                    samples.add(encoder.encode(parse(line)));
+                    if (line.text() == null) throw new IllegalArgumentException(line.problem());
+                    samples.add(encoder.encode(parse(line.text())));
                 } catch (IllegalArgumentException e) {
-                    String where = file + ":" + n + ": " + e.getMessage();
+                    String where = file + ":" + line.number() + ": " + e.getMessage();
                     if (!skipMalformed) throw new DataException(where + " (skip malformed lines with --skip-malformed)", e);
                     skipped++;
                     if (reasons.size() < REASONS_KEPT) reasons.add(where);

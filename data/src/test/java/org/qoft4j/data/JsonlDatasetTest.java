@@ -42,6 +42,31 @@ class JsonlDatasetTest {
         assertEquals(2, JsonlDataset.read(f, TOKENS, true, 2).samples().size(), "max samples");
     }
 
+    /** Invalid UTF-8 (issue 14, case 7): named by file:line and byte offset, skippable, and the other lines still read. */
+    @Test
+    void invalidUtf8NamesTheLineAndByteOffsetAndCanBeSkipped(@TempDir Path dir) throws IOException {
+        Path f = dir.resolve("train.jsonl");
+        byte[] good1 = "{\"input_ids\": [1, 2], \"source\": \"caf\u00e9\"}\r\n".getBytes(java.nio.charset.StandardCharsets.UTF_8); // CRLF and a 2-byte character
+        byte[] bad = "{\"input_ids\": [3], \"source\": \"ab\u00ff\"}\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);    // 0xFF: never valid UTF-8
+        byte[] good2 = "{\"input_ids\": [5]}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        all.write(good1);
+        all.write(bad);
+        all.write(good2);
+        Files.write(f, all.toByteArray());
+        int inLine = "{\"input_ids\": [3], \"source\": \"ab".length();
+        long offset = good1.length + inLine;
+
+        DataException e = assertThrows(DataException.class, () -> JsonlDataset.read(f, TOKENS, false, 0));
+        assertTrue(e.getMessage().startsWith(f + ":2: invalid UTF-8 at byte offset " + offset + " of the file (byte " + (inLine + 1) + " of the line: 0xFF)")
+                && e.getMessage().contains("--skip-malformed"), e.getMessage());
+
+        JsonlDataset d = JsonlDataset.read(f, TOKENS, true, 0);
+        assertEquals(2, d.samples().size());
+        assertEquals(1, d.skipped());
+        assertTrue(d.skipReasons().get(0).startsWith(f + ":2: invalid UTF-8 at byte offset " + offset), d.skipReasons().toString());
+    }
+
     @Test
     void emptyOrMissingFilesAreErrors(@TempDir Path dir) throws IOException {
         Path f = dir.resolve("empty.jsonl");

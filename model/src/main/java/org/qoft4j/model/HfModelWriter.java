@@ -36,7 +36,7 @@ public final class HfModelWriter {
             if (Files.exists(target) && (!Files.isDirectory(target) || hasEntries(target)))
                 throw new ModelFormatException(target + ": already exists and is not an empty directory; refusing to overwrite");
             Files.createDirectories(target.getParent());
-            Path tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".");
+            Path tmp = org.qoft4j.core.AtomicFiles.hiddenDirectory(target.getParent(), "." + target.getFileName() + "."); // umask applies
             try {
                 writeInto(c, src, tmp, dtype, maxShardBytes);
                 if (Files.exists(target)) Files.delete(target); // the empty directory the user made

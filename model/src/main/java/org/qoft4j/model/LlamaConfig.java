@@ -1,5 +1,6 @@
 package org.qoft4j.model;
 
+import org.qoft4j.core.ParseErrors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -58,7 +59,7 @@ public record LlamaConfig(ModelFamily family, List<String> architectures,
         try {
             root = JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new ModelFormatException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new ModelFormatException(file + ": not valid JSON: " + ParseErrors.describe(e), e);
         }
         return parse(root, file.toString());
     }

@@ -1,5 +1,7 @@
 package org.qoft4j.trainer;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -10,6 +12,7 @@ import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.qoft4j.core.DiskFullException;
 
 /**
  * libtorch's AdamW over the adapter tensors only (the frozen base has no parameters to update), with global-norm
@@ -33,6 +36,11 @@ public final class AdapterOptimizer implements AutoCloseable {
         this.adamw = new AdamW(this.params, o);
     }
 
+    /** The libtorch optimizer (tests write its state the old way, with libtorch's own file writer). */
+    AdamW adamw() {
+        return adamw;
+    }
+
     /** Drops the gradients (set to undefined, so the next backward writes them fresh). */
     public void zeroGrad() {
         adamw.zero_grad(true);
@@ -52,10 +60,16 @@ public final class AdapterOptimizer implements AutoCloseable {
         adamw.step();
     }
 
+    /** Writes the state to {@code file} (atomically); a full disk is a {@link DiskFullException}, never a crash of the JVM. */
     public void save(Path file) {
-        OutputArchive a = new OutputArchive();
-        adamw.save(a);
-        a.save_to(file.toString());
+        try (OutputArchive a = new OutputArchive()) {
+            adamw.save(a);
+            TorchArchiveFile.save(a, file); // not a.save_to(file): see TorchArchiveFile
+        } catch (IOException e) {
+            DiskFullException full = DiskFullException.ifDiskFull(file, e);
+            if (full != null) throw full;
+            throw new UncheckedIOException("cannot write the optimizer state " + file + ": " + e.getMessage(), e);
+        }
     }
 
     public void load(Path file) {

@@ -1,6 +1,9 @@
 package org.qoft4j.trainer;
 
+import org.qoft4j.core.ParseErrors;
 import org.qoft4j.core.AtomicDirectories;
+import org.qoft4j.core.AtomicFiles;
+import org.qoft4j.core.DiskFullException;
 import org.qoft4j.model.AdapterSet;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -62,28 +65,63 @@ public final class Checkpointer {
         return String.format(Locale.ROOT, "step-%06d", step);
     }
 
-    /** Saves a checkpoint for {@code state.step()} (kept as is when one for that step exists) and prunes old ones. */
+    /**
+     * Saves a checkpoint for {@code state.step()} (kept as is when one for that step exists) and prunes old ones.
+     * Only a good state is saved: adapter parameters and optimizer moments must be finite, else nothing is kept and
+     * a {@link StateNotFiniteException} says what is not. A full disk is a {@link DiskFullException} naming the
+     * checkpoint and the file, with the previous checkpoints left as they were.
+     */
     public Path save(TrainerState state, AdapterSet adapters, AdapterOptimizer optimizer, RngState rng, TrainConfig config) {
         Path target = dir.resolve(name(state.step()));
         if (Files.isRegularFile(target.resolve(STATE_FILE))) return target;
+        String bad = CheckpointHealth.adapters(adapters);
+        if (bad != null) throw new StateNotFiniteException("checkpoint " + target.getFileName() + " refused: " + bad);
+        String[] writing = {ADAPTER_DIR};
         try {
             AtomicDirectories.write(target, tmp -> {
                 adapters.save(tmp.resolve(ADAPTER_DIR), config.model());
                 afterFile.accept(ADAPTER_DIR);
+                writing[0] = AdapterOptimizer.FILE;
                 optimizer.save(tmp.resolve(AdapterOptimizer.FILE));
+                String moments = CheckpointHealth.optimizerFile(tmp.resolve(AdapterOptimizer.FILE));
+                if (moments != null) throw new StateNotFiniteException("checkpoint " + target.getFileName() + " refused: " + moments);
                 afterFile.accept(AdapterOptimizer.FILE);
+                writing[0] = RngState.FILE;
                 rng.save(tmp.resolve(RngState.FILE));
                 afterFile.accept(RngState.FILE);
+                writing[0] = CONFIG_FILE;
                 TrainConfigIO.write(config, tmp.resolve(CONFIG_FILE));
                 afterFile.accept(CONFIG_FILE);
-                Files.write(tmp.resolve(STATE_FILE), JSON.writeValueAsBytes(state));
+                writing[0] = STATE_FILE;
+                AtomicFiles.write(tmp.resolve(STATE_FILE), JSON.writeValueAsBytes(state));
                 afterFile.accept(STATE_FILE);
             });
             prune();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            if (DiskFullException.isDiskFull(e)) throw diskFull(target, writing[0], e);
+            if (e instanceof RuntimeException r) throw r;
+            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + e.getMessage(), (IOException) e);
         }
         return target;
+    }
+
+    private DiskFullException diskFull(Path target, String file, Exception e) {
+        List<Path> kept = list(dir);
+        String previous = kept.isEmpty() ? "no earlier checkpoint exists" : "the newest checkpoint, " + kept.get(kept.size() - 1) + ", is intact";
+        String resume = kept.isEmpty() ? "" : ", then continue with --resume " + dir.getParent();
+        return new DiskFullException("no space left on device writing checkpoint " + target + " (" + file + ")" + DiskFullException.freeSpaceNote(target)
+                + ": nothing of it was kept and " + previous + "; free some space" + resume, e);
+    }
+
+    /**
+     * Renames a checkpoint whose state turned out to diverge to {@code step-NNNNNN.diverged} (kept for a look; no
+     * longer listed or resumed). Returns the new name.
+     */
+    public Path quarantine(Path checkpoint) throws IOException {
+        Path to = checkpoint.resolveSibling(checkpoint.getFileName() + ".diverged");
+        for (int i = 2; Files.exists(to); i++) to = checkpoint.resolveSibling(checkpoint.getFileName() + ".diverged-" + i);
+        AtomicFiles.move(checkpoint, to);
+        return to;
     }
 
     /** Restores adapter values, optimizer and generator state from {@code checkpoint}; returns where the run stood. */
@@ -100,7 +138,7 @@ public final class Checkpointer {
         try {
             return JSON.readValue(f.toFile(), TrainerState.class);
         } catch (IOException e) {
-            throw new IllegalArgumentException(f + ": cannot read the trainer state: " + e.getMessage(), e);
+            throw new IllegalArgumentException(f + ": cannot read the trainer state: " + ParseErrors.describe(e), e);
         }
     }
 

@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import org.qoft4j.core.ParseErrors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
@@ -82,7 +83,7 @@ public final class TrainConfigIO {
         try {
             n = YAML.readTree(Files.readString(file, StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new ConfigException(file + ": cannot read YAML: " + e.getMessage(), e);
+            throw new ConfigException(file + ": not valid YAML: " + ParseErrors.describe(e), e);
         }
         if (n == null || n.isMissingNode() || n.isNull()) return new Layer(file.toString(), YAML.createObjectNode());
         if (!n.isObject()) throw new ConfigException(file + ": expected a YAML mapping of options (key: value), got " + n.getNodeType());
@@ -105,7 +106,7 @@ public final class TrainConfigIO {
                 JsonNode v = value.isEmpty() ? NullNode.getInstance() : YAML.readTree(value);
                 o.set(key, v == null || v.isMissingNode() ? NullNode.getInstance() : v);
             } catch (JsonProcessingException e) {
-                throw new ConfigException("override '" + kv + "': the value is not a YAML scalar or list: " + e.getOriginalMessage(), e);
+                throw new ConfigException("override '" + kv + "': the value is not a YAML scalar or list: " + ParseErrors.describe(e), e);
             }
         }
         return new Layer(source, o);

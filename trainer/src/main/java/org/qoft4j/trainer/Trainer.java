@@ -36,8 +36,10 @@ import org.qoft4j.core.AtomicDirectories;
  *   <li>a run length in steps or in epochs; packed or padded batches; seeded and deterministic on CPU</li>
  *   <li>eval loss and perplexity on the eval split every N steps and at the end</li>
  *   <li>atomic checkpoints every N steps and at the end, and exact resume, mid-epoch included ({@link Checkpointer})</li>
- *   <li>a NaN or infinite loss or gradient norm stops the run with a {@link TrainingDivergedException}; nothing is
- *       saved after it, so the last good checkpoint stays the latest</li>
+ *   <li>a NaN or infinite loss, gradient norm, adapter parameter, OFT rotation or optimizer moment, or a dead run (loss
+ *       at ln(vocab) with a zero gradient), stops the run with a {@link TrainingDivergedException} naming the last good
+ *       checkpoint ({@link DivergenceGuard}); nothing is saved after it</li>
+ *   <li>an exclusive lock on the output directory for the run's lifetime ({@link RunLock})</li>
  *   <li>{@code metrics.jsonl}, {@link TrainingListener}s (the command line's progress bar and loss curve) and a
  *       final {@link TrainSummary}</li>
  *   <li>CPU (fp32 or bf16 compute) and CUDA (bf16 compute); adapter parameters and optimizer state stay fp32</li>
@@ -61,6 +63,8 @@ public final class Trainer {
     private final RngState rng;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private Path lastCheckpoint;
+    private DivergenceGuard guard; // issue 14: divergence, dead runs, the last good checkpoint
+    private List<TrainerState.ResumeChange> resumeChanges = List.of();
 
     /**
      * @param train training samples (the loader shuffles them per epoch with the config's seed)
@@ -109,7 +113,8 @@ public final class Trainer {
         Path out = config.outDir();
         Checkpointer checkpointer = new Checkpointer(out.resolve("checkpoints"), config.keepCheckpoints());
         int total = totalSteps();
-        try (AdapterOptimizer optimizer = new AdapterOptimizer(adapters.parameters(), config)) {
+        guard = new DivergenceGuard(checkpointer, model.config().vocabSize(), config.lr(), this::warn);
+        try (RunLock lock = RunLock.claim(out, this::note); AdapterOptimizer optimizer = new AdapterOptimizer(adapters.parameters(), config)) {
             TrainerState state = start(checkpointer, optimizer, total);
             loader.seek(state.cursor());
             LrSchedule schedule = LrSchedule.of(config, total);
@@ -121,6 +126,9 @@ public final class Trainer {
             listeners.forEach(l -> l.onStart(total, state.step()));
             try (MetricsLog metrics = new MetricsLog(out.resolve(MetricsLog.FILE), state.step())) {
                 if (state.step() > 0) note("resumed from " + lastCheckpoint + " at step " + state.step() + " of " + total);
+                if (metrics.resumeNote() != null) note(metrics.resumeNote());
+                String positions = StartWarnings.positions(config, model.config(), train);
+                if (positions != null) warn(positions);
                 if (config.warmup() >= total) note("note: warmup (" + config.warmup() + " steps) is not shorter than the run (" + total
                         + " steps): the learning rate never reaches its peak");
                 adapters.train(true);
@@ -173,22 +181,16 @@ public final class Trainer {
                 nll = nll == null ? x : nll.add(x);
             }
             double loss = nll.item_double() / scored;
-            if (!Double.isFinite(loss)) throw diverged(step + 1, "the training loss is " + loss);
             double gradNorm = optimizer.clipGradNorm(config.maxGradNorm());
-            if (!Double.isFinite(gradNorm)) throw diverged(step + 1, "the gradient norm is " + gradNorm + " (loss " + loss + ")");
+            guard.checkForward(step + 1, loss, gradNorm); // a non-finite loss or gradient, or a dead run, stops here
             optimizer.step(lr);
             double seconds = (System.nanoTime() - t0) / 1e9;
             Double orth = config.adapter().isOft() ? adapters.maxOrthogonalityError() : null;
-            return new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
+            StepMetrics m = new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
                     ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth);
+            guard.checkUpdate(step + 1, m, adapters); // non-finite adapters or rotations stop here, before any checkpoint holds them
+            return m;
         }
-    }
-
-    private TrainingDivergedException diverged(int step, String what) {
-        String where = lastCheckpoint == null ? "no checkpoint was saved before it (set save-every to keep one)"
-                : "the last good checkpoint is " + lastCheckpoint + " (continue from it with --resume " + lastCheckpoint + ")";
-        return new TrainingDivergedException(step, "training stopped at step " + step + ": " + what + "; nothing was saved after the "
-                + "divergence and " + where + ". Try a lower lr (now " + config.lr() + ") or max-grad-norm.");
     }
 
     private EvalMetrics evaluate(int step, MetricsLog metrics) {
@@ -208,7 +210,12 @@ public final class Trainer {
     }
 
     private void save(Checkpointer checkpointer, AdapterOptimizer optimizer, TrainerState state) {
-        lastCheckpoint = checkpointer.save(state, adapters, optimizer, rng, config);
+        try {
+            lastCheckpoint = checkpointer.save(state.withResumeChanges(resumeChanges), adapters, optimizer, rng, config);
+        } catch (StateNotFiniteException e) {
+            throw guard.refused(state.step(), e);
+        }
+        guard.checkpointed(lastCheckpoint, state.step());
         for (TrainingListener l : listeners) l.onCheckpoint(lastCheckpoint, state.step());
         note("checkpoint: " + lastCheckpoint);
     }
@@ -218,16 +225,26 @@ public final class Trainer {
         for (TrainingListener l : listeners) l.onNote(message);
     }
 
+    private void warn(String message) {
+        LOG.warn(message);
+        for (TrainingListener l : listeners) l.onNote("warning: " + message);
+    }
+
     /** A fresh start (seeded) or the state restored from {@code config.resume()}. */
     private TrainerState start(Checkpointer checkpointer, AdapterOptimizer optimizer, int total) {
         if (config.resume() != null) {
             Path from = Checkpointer.resolve(Path.of(config.resume()));
-            List<String> changed = TrainConfigIO.differences(Checkpointer.config(from), config, RESUME_MAY_CHANGE);
-            if (!changed.isEmpty())
-                throw new ConfigException("cannot resume from " + from + " with different settings: " + String.join("; ", changed)
-                        + " (a resumed run takes its settings from the checkpoint's " + Checkpointer.CONFIG_FILE + ")");
+            TrainConfig saved = Checkpointer.config(from);
+            List<TrainerState.ResumeChange> changed = ResumePolicy.changes(from, saved, config, Checkpointer.state(from).step());
             TrainerState s = Checkpointer.restore(from, adapters, optimizer, rng);
+            String bad = CheckpointHealth.adapters(adapters);
+            if (bad == null) bad = CheckpointHealth.optimizerFile(from.resolve(AdapterOptimizer.FILE));
+            if (bad != null) throw new ConfigException("cannot resume from " + from + ": it is not a good checkpoint: " + bad + "; resume from an earlier one");
+            resumeChanges = new ArrayList<>(s.resumeChanges());
+            resumeChanges.addAll(changed);
+            if (!changed.isEmpty()) note(ResumePolicy.note(changed, saved, config, s.step(), total));
             lastCheckpoint = from;
+            guard.checkpointed(from, s.step());
             return s;
         }
         List<Path> existing = Checkpointer.list(checkpointer.dir());

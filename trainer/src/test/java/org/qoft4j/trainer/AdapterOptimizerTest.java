@@ -107,6 +107,75 @@ class AdapterOptimizerTest {
         }
     }
 
+    /**
+     * libtorch's own save_to(file) kills the JVM when the disk fills (a C++ exception from a destructor). Streamed
+     * through Java, a full disk at any byte of the archive is a {@link DiskFullException} and leaves no file behind.
+     */
+    @Test
+    void aFullDiskWhileSavingIsAJavaErrorAtAnyByte() throws java.io.IOException {
+        Path dir = tmp.resolve("opt");
+        java.nio.file.Files.createDirectories(dir);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor p = Tensors.of(new float[4096], 4096).set_requires_grad(true);
+            try (AdapterOptimizer opt = new AdapterOptimizer(List.of(p), options())) {
+                lossBackward(p.add(new Scalar(1.0)));
+                opt.step(0.1);
+                Path whole = tmp.resolve("whole.pt");
+                opt.save(whole);
+                long size = java.nio.file.Files.size(whole);
+                assertTrue(size > 2 * 4096 * 4, "the archive holds both moments: " + size);
+                for (long budget : new long[] {0, 100, size / 2, size - 1}) {
+                    Path target = dir.resolve(AdapterOptimizer.FILE);
+                    org.qoft4j.core.DiskFullException e;
+                    try (var full = org.qoft4j.core.FileWrites.failAfter(budget)) {
+                        e = assertThrows(org.qoft4j.core.DiskFullException.class, () -> opt.save(target));
+                    }
+                    assertTrue(e.getMessage().startsWith("no space left on device writing " + target), e.getMessage());
+                    try (var left = java.nio.file.Files.list(dir)) {
+                        assertEquals(List.of(), left.toList(), "budget " + budget + ": nothing is left behind");
+                    }
+                }
+                try (var roomy = org.qoft4j.core.FileWrites.failAfter(size)) {
+                    opt.save(dir.resolve(AdapterOptimizer.FILE)); // exactly enough room
+                }
+                assertArrayEquals(java.nio.file.Files.readAllBytes(whole), java.nio.file.Files.readAllBytes(dir.resolve(AdapterOptimizer.FILE)));
+            }
+        }
+    }
+
+    /** Checkpoints written before the archive was streamed through Java (libtorch's save_to(file)) still load and continue exactly. */
+    @Test
+    void archivesWrittenByLibtorchItselfStillLoad() {
+        TrainConfig c = options();
+        Path file = tmp.resolve("old-" + AdapterOptimizer.FILE), ours = tmp.resolve(AdapterOptimizer.FILE);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor p = Tensors.of(new float[] {1f, -2f}, 2).set_requires_grad(true);
+            Tensor q, r;
+            try (AdapterOptimizer opt = new AdapterOptimizer(List.of(p), c)) {
+                lossBackward(p);
+                opt.step(0.1);
+                org.bytedeco.pytorch.OutputArchive a = new org.bytedeco.pytorch.OutputArchive();
+                opt.adamw().save(a);
+                a.save_to(file.toString()); // how optimizer.pt was written before
+                opt.save(ours);
+                q = p.detach().clone().set_requires_grad(true);
+                r = p.detach().clone().set_requires_grad(true);
+                opt.zeroGrad();
+                lossBackward(p);
+                opt.step(0.1);
+            }
+            for (Object[] resume : new Object[][] {{q, file}, {r, ours}})
+                try (AdapterOptimizer resumed = new AdapterOptimizer(List.of((Tensor) resume[0]), c)) {
+                    resumed.load((Path) resume[1]);
+                    resumed.zeroGrad();
+                    lossBackward((Tensor) resume[0]);
+                    resumed.step(0.1);
+                }
+            assertArrayEquals(Tensors.toFloats(p), Tensors.toFloats(q), 0f);
+            assertArrayEquals(Tensors.toFloats(p), Tensors.toFloats(r), 0f);
+        }
+    }
+
     @Test
     void aMissingStateFileIsAClearError() {
         try (PointerScope scope = new PointerScope(); AdapterOptimizer opt = new AdapterOptimizer(List.of(Tensors.of(new float[] {1f}, 1).set_requires_grad(true)), options())) {

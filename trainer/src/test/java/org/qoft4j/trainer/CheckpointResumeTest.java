@@ -90,8 +90,9 @@ class CheckpointResumeTest {
     void resumeRefusesChangedSettings() {
         run(config("oft", "run"), 0);
         ConfigException e = assertThrows(ConfigException.class,
-                () -> run(config("oft", "run", "resume=" + tmp.resolve("run"), "lr=0.5"), 0));
-        assertTrue(e.getMessage().contains("lr (checkpoint: 0.01, now: 0.5)"), e.getMessage());
+                () -> run(config("oft", "run", "resume=" + tmp.resolve("run"), "beta1=0.5", "batch-size=3"), 0));
+        assertTrue(e.getMessage().contains("beta1 (checkpoint: 0.9, now: 0.5)") && e.getMessage().contains("batch-size (checkpoint: 2, now: 3)")
+                && e.getMessage().contains("only lr, max-grad-norm, min-lr-ratio, warmup"), e.getMessage());
     }
 
     @Test
@@ -101,8 +102,10 @@ class CheckpointResumeTest {
         assertTrue(e.getMessage().contains("already holds a run") && e.getMessage().contains("--resume"), e.getMessage());
     }
 
-    @Test
-    void aSaveInterruptedBetweenFilesLeavesThePreviousCheckpoint() throws IOException {
+    /** A crash after any one file of a save (the last one: just before the rename) leaves the previous checkpoint, restorable exactly. */
+    @ParameterizedTest(name = "crash after {0}")
+    @ValueSource(strings = {Checkpointer.ADAPTER_DIR, AdapterOptimizer.FILE, RngState.FILE, Checkpointer.CONFIG_FILE, Checkpointer.STATE_FILE})
+    void aSaveInterruptedBetweenFilesLeavesThePreviousCheckpoint(String crashAfter) throws IOException {
         TrainConfig c = config("oft", "run");
         Path dir = tmp.resolve("ckpts");
         try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(QuantSpec.nf4(), 5);
@@ -114,10 +117,13 @@ class CheckpointResumeTest {
             float[] savedValues = Tensors.toFloats(a.parameters().get(0));
 
             fill(a, 0.02f);
+            List<String> written = new ArrayList<>();
             ck.afterEachFile(name -> {
-                if (name.equals(AdapterOptimizer.FILE)) throw new IllegalStateException("simulated crash after " + name);
+                written.add(name);
+                if (name.equals(crashAfter)) throw new IllegalStateException("simulated crash after " + name);
             });
             assertThrows(IllegalStateException.class, () -> ck.save(new TrainerState(2, 8, 0, 2, 200, 2.0), a, opt, rng, c));
+            assertEquals(crashAfter, written.get(written.size() - 1));
 
             assertEquals(List.of(first), Checkpointer.list(dir));
             assertEquals(first, Checkpointer.resolve(dir));
@@ -149,6 +155,7 @@ class CheckpointResumeTest {
         assertEquals(4, e.step());
         Path last = tmp.resolve("run/checkpoints/step-000002");
         assertTrue(e.getMessage().contains("step 4") && e.getMessage().contains("NaN") && e.getMessage().contains(last.toString()), e.getMessage());
+        assertTrue(e.getMessage().contains("--resume " + last + " lr=0.001"), "advice that can be followed: " + e.getMessage());
         assertEquals(last, Checkpointer.resolve(tmp.resolve("run")), "no checkpoint after the divergence");
         assertFalse(Files.exists(tmp.resolve("run/adapter")), "no final adapter from a diverged run");
         try (SafetensorsFile f = SafetensorsFile.open(last.resolve("adapter/adapter_model.safetensors"))) {
@@ -157,8 +164,8 @@ class CheckpointResumeTest {
                     for (float v : Tensors.toFloats(f.load(name))) assertTrue(Float.isFinite(v), name + " holds " + v);
                 }
         }
-        // and the run continues from it
-        TrainSummary s = run(TinyLlama.with(c, "resume=" + tmp.resolve("run")), 0);
+        // and the run continues from it, following the advice
+        TrainSummary s = run(TinyLlama.with(c, "resume=" + last, "lr=0.001"), 0);
         assertEquals(6, s.steps());
         assertTrue(Double.isFinite(s.finalLoss()));
     }

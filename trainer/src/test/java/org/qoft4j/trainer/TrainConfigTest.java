@@ -114,6 +114,23 @@ class TrainConfigTest {
         assertTrue(e.getMessage().contains("expected a YAML mapping"), e.getMessage());
     }
 
+    /** Parser errors are one line naming the file, line and column (issue 14, case 8), not SnakeYAML's ten-line report. */
+    @Test
+    void yamlSyntaxErrorsAreOneLine() throws IOException {
+        Path f = tmp.resolve("bad.yaml");
+        for (String[] bad : new String[][] {{"lr: 2e-4\ndata: \"train.jsonl\nsteps: 3\n", "line 4, column 1: while scanning a quoted scalar: found unexpected end of stream"},
+                {"steps: 3\nlr: 1: 2\n", "line 2, column 6: mapping values are not allowed here"},
+                {"target-modules:\n\t- q_proj\n", "line 2, column 1: while scanning for the next token: found character '\\t(TAB)'"}}) {
+            Files.writeString(f, bad[0]);
+            ConfigException e = assertThrows(ConfigException.class, () -> TrainConfigIO.fromYaml(f));
+            assertTrue(e.getMessage().startsWith(f + ": not valid YAML: " + bad[1]), e.getMessage());
+            assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+        }
+        ConfigException e = assertThrows(ConfigException.class, () -> overrides("target-modules=[q_proj, v_proj"));
+        assertTrue(e.getMessage().startsWith("override 'target-modules=[q_proj, v_proj': the value is not a YAML scalar or list: line "), e.getMessage());
+        assertEquals(1, e.getMessage().lines().count(), e.getMessage());
+    }
+
     @Test
     void everyBadValueIsListed() {
         ConfigException e = assertThrows(ConfigException.class, () -> TinyLlama.with(TrainConfig.defaults(), "batch-size=0", "seq-len=1",

@@ -1,5 +1,6 @@
 package org.qoft4j.adapters.peft;
 
+import org.qoft4j.core.ParseErrors;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
@@ -20,6 +21,8 @@ import org.qoft4j.adapters.OftAdapter;
 import org.qoft4j.adapters.OftConfig;
 import org.qoft4j.adapters.OftLayer;
 import org.qoft4j.quant.linear.LinearLayer;
+import org.qoft4j.core.AtomicFiles;
+import org.qoft4j.core.DiskFullException;
 import org.qoft4j.core.safetensors.DType;
 import org.qoft4j.core.safetensors.SafetensorsFile;
 import org.qoft4j.core.safetensors.SafetensorsWriter;
@@ -28,11 +31,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -110,24 +112,18 @@ public final class PeftAdapterIO {
         DefaultPrettyPrinter pp = new DefaultPrettyPrinter()
                 .withSeparators(Separators.createDefaultInstance().withObjectFieldValueSpacing(Separators.Spacing.AFTER))
                 .withArrayIndenter(DefaultIndenter.SYSTEM_LINEFEED_INSTANCE);
-        Path tmp = null;
+        byte[] bytes;
         try {
-            byte[] bytes = (JSON.writer(pp).writeValueAsString(PeftConfigJson.toJson(config, baseModel)) + "\n")
-                    .getBytes(StandardCharsets.UTF_8);
-            tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + file.getFileName(), ".tmp");
-            Files.write(tmp, bytes);
-            try {
-                Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-            }
+            bytes = (JSON.writer(pp).writeValueAsString(PeftConfigJson.toJson(config, baseModel)) + "\n").getBytes(StandardCharsets.UTF_8);
         } catch (IOException e) {
-            try {
-                if (tmp != null) Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // the original error is the one to report
-            }
             throw new PeftAdapterException(file, null, "cannot write: " + e, e);
+        }
+        try {
+            AtomicFiles.write(file, bytes); // a temporary name renamed into place; permissions as the umask says
+        } catch (DiskFullException e) {
+            throw e;
+        } catch (UncheckedIOException e) {
+            throw new PeftAdapterException(file, null, "cannot write: " + e.getCause(), e);
         }
     }
 
@@ -227,7 +223,7 @@ public final class PeftAdapterIO {
         try {
             root = JSON.readTree(Files.readAllBytes(config));
         } catch (IOException e) {
-            throw new PeftAdapterException(config, null, "not valid JSON: " + e.getMessage(), e);
+            throw new PeftAdapterException(config, null, "not valid JSON: " + ParseErrors.describe(e), e);
         }
         return PeftConfigJson.fromJson(config, root, new TreeSet<>(fileModules), warnings);
     }

@@ -113,6 +113,11 @@ public final class TrainProbe {
         Result r;
         try {
             r = run(spec);
+        } catch (RuntimeException e) { // bad input (a setting, the model, the data) is one line, as on the command line
+            if (System.getenv("QOFT4J_DEBUG") != null) e.printStackTrace();
+            System.err.println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            System.exit(2);
+            return;
         } finally {
             QuantizedLinear.releaseWorkspace();
         }

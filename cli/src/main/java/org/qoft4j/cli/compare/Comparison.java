@@ -51,7 +51,11 @@ public final class Comparison {
                 throw new UncheckedIOException("cannot write " + specFile + ": " + e.getMessage(), e);
             }
             log.accept("== " + v.label() + ": training in a child JVM (log: " + dir.resolve("run.log") + ")");
-            ChildJvm.run(TrainProbe.class, List.of(specFile.toString()), dir.resolve("run.log"), line -> log.accept("[" + v.id() + "] " + line));
+            try {
+                ChildJvm.run(TrainProbe.class, List.of(specFile.toString()), dir.resolve("run.log"), line -> log.accept("[" + v.id() + "] " + line));
+            } catch (ChildJvm.ChildFailedException e) {
+                throw failed(v, dir.resolve("run.log"), e);
+            }
             TrainProbe.Result r = TrainProbe.read(result);
             cuda |= r.cudaPeakBytes() != null;
             runs.add(new ComparisonReport.Run(v, dir, r));
@@ -60,6 +64,17 @@ public final class Comparison {
         report.write(out);
         log.accept("wrote " + out.resolve(ComparisonReport.MARKDOWN) + ", " + ComparisonReport.JSON + " and " + ComparisonReport.CHART);
         return report;
+    }
+
+    /** The child's own "error: ..." line (TrainProbe reports bad input so) as one line naming the variant; else the child's tail. */
+    private static RuntimeException failed(Variant v, Path logFile, ChildJvm.ChildFailedException e) {
+        try (Stream<String> lines = Files.lines(logFile)) {
+            String error = lines.filter(l -> l.startsWith("error: ")).reduce((a, b) -> b).orElse(null);
+            if (error != null) return new IllegalStateException("variant " + v.id() + " failed: " + error.substring("error: ".length()) + " (log: " + logFile + ")", e);
+        } catch (IOException | UncheckedIOException ignored) {
+            // the child's tail in e says what there is to say
+        }
+        return e;
     }
 
     /** A variant's directory must be new or empty, unless {@code overwrite} (then it is deleted first). */

@@ -88,7 +88,7 @@ public final class HfCheckpoint implements AutoCloseable {
         try {
             root = JSON.readTree(index.toFile());
         } catch (IOException e) {
-            throw new SafetensorsException(index, null, "not valid JSON: " + e.getMessage(), e);
+            throw new SafetensorsException(index, null, "not valid JSON: " + org.qoft4j.core.ParseErrors.describe(e), e);
         }
         JsonNode wm = root == null ? null : root.get("weight_map");
         if (wm == null || !wm.isObject()) throw new SafetensorsException(index, null, "has no \"weight_map\" object");
@@ -158,7 +158,7 @@ public final class HfCheckpoint implements AutoCloseable {
             if (n == null || !n.isObject()) throw new SafetensorsException(p, null, "must hold a JSON object");
             return (ObjectNode) n;
         } catch (IOException e) {
-            throw new SafetensorsException(p, null, "not valid JSON: " + e.getMessage(), e);
+            throw new SafetensorsException(p, null, "not valid JSON: " + org.qoft4j.core.ParseErrors.describe(e), e);
         }
     }
 

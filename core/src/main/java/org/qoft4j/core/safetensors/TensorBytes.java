@@ -26,6 +26,6 @@ final class TensorBytes {
     }
 
     static void writeFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
-        while (buf.hasRemaining()) pos += ch.write(buf, pos);
+        org.qoft4j.core.FileWrites.writeFully(ch, buf, pos);
     }
 }

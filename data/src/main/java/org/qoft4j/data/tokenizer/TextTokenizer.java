@@ -1,5 +1,6 @@
 package org.qoft4j.data.tokenizer;
 
+import org.qoft4j.core.ParseErrors;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -78,7 +79,7 @@ public final class TextTokenizer implements AutoCloseable {
             try {
                 config = JSON.readTree(cfg.toFile());
             } catch (IOException e) {
-                throw new TokenizerException(cfg + ": not valid JSON: " + e.getMessage(), e);
+                throw new TokenizerException(cfg + ": not valid JSON: " + ParseErrors.describe(e), e);
             }
             if (!config.isObject()) throw new TokenizerException(cfg + ": expected a JSON object");
         }

@@ -1,5 +1,6 @@
 package org.qoft4j.trainer.eval;
 
+import org.qoft4j.core.ParseErrors;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -49,7 +50,7 @@ public final class ExactMatch {
                 if (m == null || !m.isArray()) throw new DataException(where + ": expected {\"messages\": [...]}");
                 for (JsonNode x : m) msgs.add(new ChatMessage(x.path("role").asText(), x.path("content").asText()));
             } catch (IOException e) {
-                throw new DataException(where + ": not valid JSON: " + e.getMessage());
+                throw new DataException(where + ": not valid JSON: " + ParseErrors.describe(e));
             }
             int last = msgs.size() - 1;
             if (last < 1 || !msgs.get(last).role().equals("assistant"))
