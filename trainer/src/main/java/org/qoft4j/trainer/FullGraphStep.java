@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import java.util.function.IntConsumer;
 import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -26,7 +27,7 @@ public final class FullGraphStep implements BackwardPass {
     }
 
     @Override
-    public Loss run(Batch batch, double scale) {
+    public Loss run(Batch batch, double scale, IntConsumer layerDone) {
         long[] tokens = new long[1];
         Tensor nll = NativeMemory.scoped(() -> { // the whole graph is freed when the micro-batch is done
             try (AutoGradMode gradMode = new AutoGradMode(true)) {
@@ -36,6 +37,8 @@ public final class FullGraphStep implements BackwardPass {
                 if (h.requires_grad())
                     torch.backward(new TensorVector(h), new TensorVector(head.gradHidden()), new BoolOptional(false), false, new TensorVector());
                 tokens[0] = head.tokens();
+                // every gradient is final only now; report the layers top down, as the recomputing pass does
+                for (int i = model.numLayers() - 1; i >= BackwardPass.lowestAdaptedLayer(model); i--) layerDone.accept(i);
                 return head.nll();
             }
         });

@@ -43,11 +43,22 @@ public final class MetricsLog implements AutoCloseable {
         }
     }
 
+    private MetricsLog() {
+        this.file = null;
+        this.out = null;
+    }
+
+    /** A log that writes nothing: what data-parallel ranks other than 0 keep (rank 0 writes the run's one file). */
+    public static MetricsLog discarding() {
+        return new MetricsLog();
+    }
+
     public Path file() {
         return file;
     }
 
     public void write(Object record) {
+        if (out == null) return;
         try {
             out.write(JSON.writeValueAsString(record));
             out.write('\n');
@@ -79,6 +90,7 @@ public final class MetricsLog implements AutoCloseable {
 
     @Override
     public void close() {
+        if (out == null) return;
         try {
             out.close();
         } catch (IOException e) {

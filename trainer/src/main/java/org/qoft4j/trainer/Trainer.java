@@ -42,7 +42,9 @@ import org.qoft4j.core.AtomicDirectories;
  *       final {@link TrainSummary}</li>
  *   <li>CPU (fp32 or bf16 compute) and CUDA (bf16 compute); adapter parameters and optimizer state stay fp32</li>
  * </ul>
- * Not supported: full finetuning, several GPUs or processes, mixed adapter kinds in one run.
+ * <p>Data parallelism (several processes, GPUs or machines; docs/DESIGN.md, "Data parallelism"): the per-rank work
+ * is {@link DataParallelRun}'s, which is a no-op for one process. Not supported: full finetuning, mixed adapter kinds
+ * in one run.
  *
  * <p>Every step runs inside its own PointerScope, so no native tensor of a step outlives it.
  */
@@ -50,7 +52,7 @@ public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
     /** Options that may differ from the checkpoint's when resuming (they do not change the computation). */
     static final Set<String> RESUME_MAY_CHANGE = Set.of("steps", "epochs", "save-every", "eval-every", "keep-checkpoints", "out", "resume",
-            "progress", "threads", "eval-data");
+            "progress", "threads", "eval-data", "dist-backend", "dist-timeout", "dist-overlap");
 
     private final TrainConfig config;
     private final LlamaModel model;
@@ -60,6 +62,7 @@ public final class Trainer {
     private final DataLoader loader;
     private final RngState rng;
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private final DataParallelRun dp;
     private Path lastCheckpoint;
 
     /**
@@ -67,6 +70,12 @@ public final class Trainer {
      * @param eval  eval samples; empty for none
      */
     public Trainer(TrainConfig config, LlamaModel model, AdapterSet adapters, List<Sample> train, List<Sample> eval) {
+        this(config, model, adapters, train, eval, DataParallelRun.single());
+    }
+
+    /** As one rank of a data-parallel run ({@link Finetune} joins it from the torchrun environment). */
+    Trainer(TrainConfig config, LlamaModel model, AdapterSet adapters, List<Sample> train, List<Sample> eval, DataParallelRun dp) {
+        this.dp = dp;
         this.config = config.validate();
         this.model = model;
         this.adapters = adapters;
@@ -112,6 +121,7 @@ public final class Trainer {
         try (AdapterOptimizer optimizer = new AdapterOptimizer(adapters.parameters(), config)) {
             TrainerState state = start(checkpointer, optimizer, total);
             loader.seek(state.cursor());
+            dp.startTraining(model, adapters, config.distOverlap());
             LrSchedule schedule = LrSchedule.of(config, total);
             BackwardPass pass = BackwardPass.of(model, rng, config.recompute());
             long tokens = state.tokensSeen();
@@ -119,7 +129,7 @@ public final class Trainer {
             StepMetrics last = null;
             EvalMetrics lastEval = null;
             listeners.forEach(l -> l.onStart(total, state.step()));
-            try (MetricsLog metrics = new MetricsLog(out.resolve(MetricsLog.FILE), state.step())) {
+            try (MetricsLog metrics = dp.writesOutputs() ? new MetricsLog(out.resolve(MetricsLog.FILE), state.step()) : MetricsLog.discarding()) {
                 if (state.step() > 0) note("resumed from " + lastCheckpoint + " at step " + state.step() + " of " + total);
                 if (config.warmup() >= total) note("note: warmup (" + config.warmup() + " steps) is not shorter than the run (" + total
                         + " steps): the learning rate never reaches its peak");
@@ -137,9 +147,11 @@ public final class Trainer {
                 }
                 if (!eval.isEmpty()) lastEval = evaluate(total, metrics);
                 save(checkpointer, optimizer, new TrainerState(total, total, loader.cursor().epoch(), loader.cursor().position(), tokens, trainSeconds));
+            } catch (org.qoft4j.trainer.dist.CollectiveFailedException e) {
+                throw dp.lost(e, lastCheckpoint, config);  // a rank was lost: say which, and where to resume from
             }
             Path adapterDir = out.resolve("adapter");
-            try {
+            if (dp.writesOutputs()) try {
                 AtomicDirectories.write(adapterDir, d -> adapters.save(d, config.model()));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + adapterDir + ": " + e.getMessage(), e);
@@ -154,6 +166,7 @@ public final class Trainer {
     private StepMetrics step(int step, BackwardPass pass, AdapterOptimizer optimizer, LrSchedule schedule) {
         long t0 = System.nanoTime();
         try (PointerScope scope = new PointerScope()) {
+            dp.beginStep(step, rng, config.seed());
             List<Batch> micro = new ArrayList<>();
             for (int k = 0; k < config.gradAccum(); k++) micro.add(loader.next());
             long scored = 0, tokens = 0;
@@ -161,6 +174,9 @@ public final class Trainer {
                 scored += b.scoredTokens();
                 tokens += b.realTokens();
             }
+            long[] global = dp.sum(scored, tokens);  // the backward scale is 1 / (scored tokens of the global step)
+            scored = global[0];
+            tokens = global[1];
             if (scored == 0)
                 throw new IllegalStateException("step " + (step + 1) + ": its " + micro.size() + " batch(es) have no scored tokens (every label is "
                         + Sample.IGNORE + "): completions were cut off by seq-len " + config.seqLen() + " or the data has none; "
@@ -168,11 +184,14 @@ public final class Trainer {
             double lr = schedule.at(step);
             optimizer.zeroGrad();
             Tensor nll = null; // summed on the device: the step reads it once
-            for (Batch b : micro) {
-                Tensor x = pass.run(b, 1.0 / scored).nllSum();
+            for (int k = 0; k < micro.size(); k++) {
+                if (k == micro.size() - 1) dp.armLastMicroBatch();
+                Tensor x = pass.run(micro.get(k), 1.0 / scored, dp::layerDone).nllSum();
                 nll = nll == null ? x : nll.add(x);
             }
-            double loss = nll.item_double() / scored;
+            dp.finishGradients();  // summed over the ranks before clipping and AdamW
+            DataParallelRun.StepTotals totals = dp.stepTotals(nll.item_double(), cudaPeak() != null ? cudaPeak() : ResidentMemory.peakBytes());
+            double loss = totals.nllSum() / scored;
             if (!Double.isFinite(loss)) throw diverged(step + 1, "the training loss is " + loss);
             double gradNorm = optimizer.clipGradNorm(config.maxGradNorm());
             if (!Double.isFinite(gradNorm)) throw diverged(step + 1, "the gradient norm is " + gradNorm + " (loss " + loss + ")");
@@ -180,7 +199,7 @@ public final class Trainer {
             double seconds = (System.nanoTime() - t0) / 1e9;
             Double orth = config.adapter().isOft() ? adapters.maxOrthogonalityError() : null;
             return new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
-                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth);
+                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth, dp.metrics(totals));
         }
     }
 
@@ -196,7 +215,7 @@ public final class Trainer {
         Evaluator.Result r;
         adapters.train(false);
         try (PointerScope scope = new PointerScope()) {
-            r = Evaluator.evaluate(model, eval, config.seqLen(), config.batchSize(), config.packing());
+            r = dp.evaluate(model, eval, config);
         } finally {
             adapters.train(true);
         }
@@ -208,7 +227,10 @@ public final class Trainer {
     }
 
     private void save(Checkpointer checkpointer, AdapterOptimizer optimizer, TrainerState state) {
-        lastCheckpoint = checkpointer.save(state, adapters, optimizer, rng, config);
+        Path saved = dp.writesOutputs() ? checkpointer.save(state.withWorldSize(dp.worldSize()), adapters, optimizer, rng, config)
+                : checkpointer.dir().resolve(Checkpointer.name(state.step()));
+        dp.afterCheckpoint(adapters, state.step());  // every rank holds the same adapter, and the checkpoint is complete
+        lastCheckpoint = saved;
         for (TrainingListener l : listeners) l.onCheckpoint(lastCheckpoint, state.step());
         note("checkpoint: " + lastCheckpoint);
     }
@@ -222,10 +244,12 @@ public final class Trainer {
     private TrainerState start(Checkpointer checkpointer, AdapterOptimizer optimizer, int total) {
         if (config.resume() != null) {
             Path from = Checkpointer.resolve(Path.of(config.resume()));
-            List<String> changed = TrainConfigIO.differences(Checkpointer.config(from), config, RESUME_MAY_CHANGE);
+            TrainConfig saved = Checkpointer.config(from);
+            List<String> changed = TrainConfigIO.differences(saved, config, union(RESUME_MAY_CHANGE, "batch-size"));
             if (!changed.isEmpty())
                 throw new ConfigException("cannot resume from " + from + " with different settings: " + String.join("; ", changed)
                         + " (a resumed run takes its settings from the checkpoint's " + Checkpointer.CONFIG_FILE + ")");
+            dp.checkResume(from, Checkpointer.state(from), saved, config);  // batch-size may change only with the number of processes
             TrainerState s = Checkpointer.restore(from, adapters, optimizer, rng);
             lastCheckpoint = from;
             return s;
@@ -239,7 +263,13 @@ public final class Trainer {
     }
 
     private DataLoader newLoader() {
-        return new DataLoader(train, config.seqLen(), config.batchSize(), config.packing(), true, config.seed(), 0);
+        return dp.loader(train, config);
+    }
+
+    private static Set<String> union(Set<String> a, String b) {
+        Set<String> u = new java.util.HashSet<>(a);
+        u.add(b);
+        return u;
     }
 
     private Long cudaPeak() {
