@@ -74,6 +74,8 @@ class FinetuneDataParallelCliTest {
                     && r.err().contains("already in use") && r.err().contains("No checkpoint was saved"), r.err());
         }
         assertTrue(!Files.exists(out.resolve("metrics.jsonl")), "nothing trained");
+        assertTrue(ProcessHandle.current().descendants().noneMatch(p -> p.info().commandLine().orElse("").contains("WorkerMain")),
+                "the launcher left a worker running");
     }
 
     @Test

@@ -31,9 +31,9 @@ public sealed interface BackwardPass permits RecomputeStep, FullGraphStep {
 
     /**
      * As {@link #run(Batch, double)}, calling {@code layerDone} with a decoder layer's index as soon as that layer's
-     * adapter gradients for this micro-batch are complete: during the backward with recomputation (top layer first),
-     * after the whole backward with plain autograd (then top down as well). A data-parallel run starts each layer's
-     * gradient all-reduce there.
+     * adapter gradients for this micro-batch are complete, during the backward (top layer first). A data-parallel run
+     * starts each layer's gradient all-reduce there. Only {@link RecomputeStep} calls it; with plain autograd every
+     * gradient is final only when the whole backward is, and the caller reduces them all then.
      */
     Loss run(Batch batch, double scale, IntConsumer layerDone);
 

@@ -37,9 +37,7 @@ public final class FullGraphStep implements BackwardPass {
                 if (h.requires_grad())
                     torch.backward(new TensorVector(h), new TensorVector(head.gradHidden()), new BoolOptional(false), false, new TensorVector());
                 tokens[0] = head.tokens();
-                // every gradient is final only now; report the layers top down, as the recomputing pass does
-                for (int i = model.numLayers() - 1; i >= BackwardPass.lowestAdaptedLayer(model); i--) layerDone.accept(i);
-                return head.nll();
+                return head.nll();  // no layer's gradients are final before the whole backward: layerDone is not called
             }
         });
         return new Loss(nll, tokens[0]);
