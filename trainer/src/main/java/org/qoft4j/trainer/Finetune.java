@@ -125,7 +125,12 @@ public final class Finetune implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
-        torch.set_num_threads(dp.threads(config));
+        int threads = dp.threads(config);
+        torch.set_num_threads(threads);
+        // the native kernels' pool sizes itself from this property when it loads (else all cores): a data-parallel worker
+        // keeps to its share there too, or N workers would each start a pool of all the cores
+        if (dp.distributed() && System.getProperty("qoft4j.native.threads") == null)
+            System.setProperty("qoft4j.native.threads", Integer.toString(threads));
     }
 
     /** This process's rank in a data-parallel run (0 for a single process); rank 0 writes the outputs. */

@@ -97,6 +97,8 @@ public final class TrainProbe {
      * @param allReduceWaitSeconds mean time per timed step that rank 0 waited for the gradient all-reduce after its
      *                        backward: the communication the overlap did not hide (data-parallel only)
      * @param layersOverlapped layers whose all-reduce was launched during the backward, per step (data-parallel only)
+     * @param cpuSecondsPerStep CPU time of this process (all its threads) per timed step: unlike wall time, it does not
+     *                        grow when other processes share the cores (rank 0's in a data-parallel run)
      */
     public record Result(String adapter, String quant, String device, String dtype, boolean recompute, String model, String dequantizer,
                          int threads, int seqLen, int batchSize, int steps, int timedSteps, long trainableParameters, long adapterBytes,
@@ -104,7 +106,7 @@ public final class TrainProbe {
                          long peakBytes, double stepSeconds, double bestStepSeconds, double tokensPerS, double finalLoss, Double evalLoss, List<Double> losses,
                          Double maxOrthogonalityError, Double mfu, List<SkillEvals.Score> before, List<SkillEvals.Score> after,
                          double wallSeconds, Integer worldSize, List<Long> rankPeakBytes, Long allReduceBytes, Double allReduceWaitSeconds,
-                         Long layersOverlapped) {}
+                         Long layersOverlapped, double cpuSecondsPerStep) {}
 
     private TrainProbe() {}
 
@@ -165,7 +167,12 @@ public final class TrainProbe {
             boolean reset = ResidentMemory.peakResettable();
             if (reset) ResidentMemory.resetPeak();
             if (c.device().isCuda()) CudaMemory.resetPeak(job.model().device());
-            job.trainer().onStep(steps::add).addListener(LossCurve.listener(c));
+            long cpuAtStart = processCpuNanos();
+            List<Long> cpuAfterStep = new ArrayList<>();  // this process's CPU time (all threads) after each step
+            job.trainer().onStep(m -> {
+                steps.add(m);
+                cpuAfterStep.add(processCpuNanos());
+            }).addListener(LossCurve.listener(c));
             TrainSummary s = job.train();
             long peakRss = ResidentMemory.peakBytes();
             Long cudaPeak = c.device().isCuda() ? CudaMemory.peakAllocatedBytes(job.model().device()) : null;
@@ -174,7 +181,9 @@ public final class TrainProbe {
             List<Double> losses = steps.stream().map(StepMetrics::loss).toList();
             StepMetrics last = steps.get(steps.size() - 1);
             DataParallelMetrics dp = last.dataParallel();
-            List<StepMetrics> timed = steps.subList(Math.min(spec.untimedSteps(), steps.size() - 1), steps.size());
+            int first = steps.size() > spec.untimedSteps() ? spec.untimedSteps() : 0;  // the timed steps, as StepStats counts them
+            double cpuPerStep = (cpuAfterStep.get(steps.size() - 1) - (first == 0 ? cpuAtStart : cpuAfterStep.get(first - 1))) / 1e9 / (steps.size() - first);
+            List<StepMetrics> timed = steps.subList(first, steps.size());
             Double wait = dp == null ? null : timed.stream().mapToDouble(m -> m.dataParallel().allReduceWaitSeconds()).average().orElse(0);
             String modelName = shape != null ? RandomLlama.describe(shape) : c.model();
             return new Result(c.adapter().key(), c.quant().key(), c.device().name(), c.dtype().on(c.device()) == ScalarType.BFloat16 ? "bf16" : "fp32", c.recompute(), modelName, Kernels.dequantizer().name(),
@@ -182,8 +191,12 @@ public final class TrainProbe {
                     job.model().weightBytes(), loaded, peakRss, reset, cudaPeak, cudaPeak != null ? cudaPeak : peakRss, st.meanSeconds(),
                     st.bestSeconds(), st.tokensPerS(), s.finalLoss(), s.evalLoss(), losses, last.maxOrthogonalityError(), s.mfu(), before, after,
                     (System.nanoTime() - t0) / 1e9, dp == null ? null : dp.worldSize(), dp == null ? null : dp.rankPeakBytes(),
-                    dp == null ? null : dp.allReduceBytes(), wait, dp == null ? null : dp.layersOverlapped());
+                    dp == null ? null : dp.allReduceBytes(), wait, dp == null ? null : dp.layersOverlapped(), cpuPerStep);
         }
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static SkillEvals skillEvals(Spec spec) {
