@@ -78,6 +78,26 @@ class FinetuneDataParallelCliTest {
                 "the launcher left a worker running");
     }
 
+    /** A worker of another launcher (srun) keeps its own copy of what it prints, log lines included. */
+    @Test
+    void aRankLogGetsStdoutAndStderrAndTheConsoleStillDoes() throws IOException {
+        java.io.PrintStream out = System.out, err = System.err;
+        ByteArrayOutputStream console = new ByteArrayOutputStream();
+        Path log = tmp.resolve("logs/rank-3.log");
+        try {
+            System.setOut(new java.io.PrintStream(console, true, StandardCharsets.UTF_8));
+            System.setErr(new java.io.PrintStream(console, true, StandardCharsets.UTF_8));
+            RankLog.teeInto(log);
+            System.out.println("to stdout");
+            System.err.println("to stderr");
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        assertEquals("to stdout\nto stderr\n", Files.readString(log));
+        assertEquals("to stdout\nto stderr\n", console.toString(StandardCharsets.UTF_8));
+    }
+
     @Test
     void launchFlagsAreNotPassedToTheWorkers() {
         assertEquals(List.of("--model", "m", "lr=1", "--steps", "3"), DataParallelLaunch.withoutLaunchFlags(
