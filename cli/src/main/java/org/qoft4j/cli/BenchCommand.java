@@ -35,8 +35,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", description = "steps per configuration (the first untimed)") Integer steps;
     @Option(names = "--untimed-steps") Integer untimed;
     @Option(names = "--threads", description = "CPU threads (default: all cores)") Integer threads;
-    @Option(names = "--cases", split = ",", paramLabel = "C[,C...]", description = "oft-v1-vs-v2, qoft-vs-qlora, 4bit-vs-full, dequant (default: all)")
+    @Option(names = "--cases", split = ",", paramLabel = "C[,C...]",
+            description = "oft-v1-vs-v2, qoft-vs-qlora, 4bit-vs-full, dequant (the default: these four), data-parallel")
     List<String> cases;
+    @Option(names = "--dp-model", paramLabel = "SPEC|DIR", description = "model of the data-parallel case (default: d1024 = hidden 1024, 8 layers)")
+    String dpModel;
+    @Option(names = "--repeats", description = "times the data-parallel case runs its three configurations, interleaved (default: 2)") Integer repeats;
     @Option(names = "--dequant-size", description = "n of the n x n dequantized matrix (default: 2048 CPU, 8192 CUDA)") Integer dequantSize;
     @Option(names = "--out", paramLabel = "FILE", description = "also write the JSON here") Path out;
     @Option(names = "--work", paramLabel = "DIR", description = "directory for the runs (default: a temporary one, deleted after)") Path work;
@@ -54,7 +58,8 @@ public final class BenchCommand implements Callable<Integer> {
         BenchSuite.Options o = new BenchSuite.Options(device, dtype != null ? dtype : d.dtype(), model != null ? model : d.model(), v1,
                 seqLen != null ? seqLen : d.seqLen(), batchSize != null ? batchSize : d.batchSize(), steps != null ? steps : d.steps(),
                 untimed != null ? untimed : d.untimedSteps(), threads != null ? threads : d.threads(), cases != null ? cases : d.cases(),
-                dequantSize != null ? dequantSize : d.dequantSize(), dir);
+                dequantSize != null ? dequantSize : d.dequantSize(), dir, dpModel != null ? dpModel : d.dataParallelModel(),
+                repeats != null ? repeats : d.repeats());
         ObjectNode result;
         try {
             result = BenchSuite.run(o, line -> {

@@ -53,6 +53,8 @@ public final class CompareCommand implements Callable<Integer> {
     @Option(names = "--untimed-steps", description = "leading steps left out of the step time (default: 2, random model 1)") Integer untimed;
     @Option(names = "--max-eval-examples", description = "exact-match examples per skill (default: 100)") Integer maxEval;
     @Option(names = "--overwrite", description = "replace existing runs in OUT") boolean overwrite;
+    @Option(names = "--nproc-per-node", paramLabel = "N", description = "train each variant data-parallel with N processes on this machine "
+            + "(the cores divided among them; as ./qoft4j finetune --nproc-per-node N)") Integer nproc;
 
     @Parameters(paramLabel = "[VARIANT:]KEY=VALUE", description = "training options, e.g. lora-r=8 qlora:lr=1e-3")
     List<String> options = new ArrayList<>();
@@ -93,6 +95,7 @@ public final class CompareCommand implements Callable<Integer> {
         if (untimed != null) s = s.withUntimedSteps(untimed);
         if (maxEval != null) s = s.withMaxEvalExamples(maxEval);
         s = s.withOverwrite(overwrite);
+        if (nproc != null) s = s.withProcesses(nproc);
         List<String> flags = new ArrayList<>();
         if (steps != null) flags.add("steps=" + steps);
         if (batchSize != null) flags.add("batch-size=" + batchSize);

@@ -13,6 +13,16 @@ import java.util.Random;
  * attention and positions stay per sample), or one per row with padding — and rows into batches of
  * {@code batchSize} (the epoch's last batch may be smaller). Rows are padded to the longest row in their batch.
  * Samples longer than {@code seqLen} are truncated (counted in {@link #truncated()}).
+ *
+ * <p><b>Data parallelism</b> (DistributedSampler semantics, applied to rows): with {@code worldSize} W &gt; 1 every
+ * rank plans the same epoch (same seed, same shuffle, same packing into rows), groups the rows into <i>global</i>
+ * batches of {@code W * batchSize} rows, and rank k takes the k-th slice of {@code batchSize} rows of each, so the ranks'
+ * shares are disjoint and together are exactly the batch a single process with batch size {@code W * batchSize}
+ * would see. The epoch's last global batch, when it has fewer rows, is split as evenly as possible (shares differ by
+ * at most one row; the trainer weights the loss by scored tokens, so uneven shares are exact); when it has fewer
+ * rows than there are ranks it is dropped (at most W - 1 rows per epoch: padding by repeating rows, as
+ * DistributedSampler does, would count them twice). {@link #batchesPerEpoch()} and the {@link DataCursor} count
+ * global batches, the same on every rank.
  */
 public final class DataLoader {
     private final List<Sample> samples;
@@ -22,6 +32,8 @@ public final class DataLoader {
     private final boolean shuffle;
     private final long seed;
     private final long padId;
+    private final int rank;
+    private final int worldSize;
 
     private int epoch;
     private int position;
@@ -33,6 +45,19 @@ public final class DataLoader {
      * @param padId id placed in padding (never attended to or scored; any valid id works)
      */
     public DataLoader(List<Sample> samples, int seqLen, int batchSize, boolean packing, boolean shuffle, long seed, long padId) {
+        this(samples, seqLen, batchSize, packing, shuffle, seed, padId, 0, 1);
+    }
+
+    /**
+     * Rank {@code rank}'s share of a data-parallel run of {@code worldSize} processes (see the class comment); rank 0
+     * of 1 is the single-process loader.
+     *
+     * @param batchSize rows per batch of this rank (a global batch has {@code worldSize * batchSize})
+     */
+    public DataLoader(List<Sample> samples, int seqLen, int batchSize, boolean packing, boolean shuffle, long seed, long padId, int rank,
+                      int worldSize) {
+        if (worldSize < 1 || rank < 0 || rank >= worldSize)
+            throw new IllegalArgumentException("rank " + rank + " of world size " + worldSize + ": need 0 <= rank < world size");
         if (samples.isEmpty()) throw new IllegalArgumentException("no samples to batch");
         if (seqLen < 2) throw new IllegalArgumentException("sequence length must be >= 2, got " + seqLen);
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
@@ -43,6 +68,8 @@ public final class DataLoader {
         this.shuffle = shuffle;
         this.seed = seed;
         this.padId = padId;
+        this.rank = rank;
+        this.worldSize = worldSize;
     }
 
     public DataCursor cursor() {
@@ -57,7 +84,7 @@ public final class DataLoader {
         position = c.position();
     }
 
-    /** Batches in the current epoch. */
+    /** Batches in the current epoch (global batches when data-parallel: the same number on every rank). */
     public int batchesPerEpoch() {
         return batchesIn(epoch);
     }
@@ -73,7 +100,7 @@ public final class DataLoader {
             epoch++;
             position = 0;
         }
-        return toBatch(plan(epoch).get(position++));
+        return toBatch(share(plan(epoch).get(position++)));
     }
 
     /** True while the current epoch has batches left. */
@@ -107,10 +134,25 @@ public final class DataLoader {
         }
         rows.add(row);
         List<List<List<Sample>>> batches = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i += batchSize) batches.add(rows.subList(i, Math.min(rows.size(), i + batchSize)));
+        int global = batchSize * worldSize;
+        for (int i = 0; i < rows.size(); i += global) {
+            List<List<Sample>> b = rows.subList(i, Math.min(rows.size(), i + global));
+            if (b.size() >= worldSize) batches.add(b); // a tail with fewer rows than ranks is dropped (class comment)
+        }
+        if (batches.isEmpty())
+            throw new IllegalArgumentException("the data packs into " + rows.size() + " row(s) of " + seqLen + " tokens, fewer than the " + worldSize
+                    + " ranks of this run: every rank needs at least one row per batch");
         plan = batches;
         planEpoch = e;
         return plan;
+    }
+
+    /** This rank's slice of a global batch: rows [k*b, (k+1)*b) of a full one, an even split of a short one. */
+    private List<List<Sample>> share(List<List<Sample>> global) {
+        if (worldSize == 1) return global;
+        int n = global.size();
+        if (n == batchSize * worldSize) return global.subList(rank * batchSize, (rank + 1) * batchSize);
+        return global.subList((int) ((long) rank * n / worldSize), (int) ((long) (rank + 1) * n / worldSize));
     }
 
     private Batch toBatch(List<List<Sample>> rows) {

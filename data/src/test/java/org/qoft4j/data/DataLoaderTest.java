@@ -106,4 +106,76 @@ class DataLoaderTest {
         }
         assertNotEquals(0, perEpoch);
     }
+
+    /** A batch's rows without their padding (rows are padded to the longest row of their own batch). */
+    static List<List<Long>> rows(Batch b) {
+        List<List<Long>> rows = new ArrayList<>();
+        for (int r = 0; r < b.size(); r++) {
+            List<Long> row = new ArrayList<>();
+            for (int t = 0; t < b.length() && b.sequenceIds()[r][t] >= 0; t++) row.add(b.inputIds()[r][t]);
+            rows.add(row);
+        }
+        return rows;
+    }
+
+    @Test
+    void ranksTakeDisjointSharesThatTogetherAreTheSingleProcessBatch() {
+        List<Sample> s = samples(64, 5);
+        for (boolean packing : new boolean[] {true, false}) {
+            int world = 3, b = 2;
+            long seed = seedWithShortTails(s, packing, world, b); // (tails of fewer rows than ranks are dropped: the next test)
+            DataLoader single = new DataLoader(s, 20, world * b, packing, true, seed, 0);
+            DataLoader[] ranks = new DataLoader[world];
+            for (int k = 0; k < world; k++) ranks[k] = new DataLoader(s, 20, b, packing, true, seed, 0, k, world);
+            int perEpoch = single.batchesPerEpoch();
+            for (int k = 0; k < world; k++) assertEquals(perEpoch, ranks[k].batchesPerEpoch(), "every rank counts the same global batches");
+            boolean sawShortTail = false;
+            for (int i = 0; i < 2 * perEpoch + 1; i++) { // into a second epoch and beyond: each epoch's shuffle is the same on every rank
+                List<List<Long>> want = rows(single.next()), got = new ArrayList<>();
+                int smallest = Integer.MAX_VALUE, largest = 0;
+                for (DataLoader r : ranks) {
+                    List<List<Long>> share = rows(r.next());
+                    smallest = Math.min(smallest, share.size());
+                    largest = Math.max(largest, share.size());
+                    got.addAll(share);
+                }
+                assertEquals(want, got, "global batch " + i + " (packing " + packing + "): rank shares in rank order = the single-process batch");
+                assertTrue(smallest >= 1 && largest - smallest <= 1, "shares of " + smallest + ".." + largest + " rows");
+                sawShortTail |= want.size() < world * b;
+                for (DataLoader r : ranks) assertEquals(single.cursor(), r.cursor());
+            }
+            assertTrue(sawShortTail, "the data should end an epoch with a short global batch (the remainder case)");
+        }
+    }
+
+    /** A seed whose first three epochs end with a short global batch of at least {@code world} rows. */
+    static long seedWithShortTails(List<Sample> s, boolean packing, int world, int b) {
+        for (long seed = 1; seed < 100; seed++) {
+            DataLoader l = new DataLoader(s, 20, world * b, packing, true, seed, 0);
+            boolean ok = true;
+            for (int e = 0; e < 3 && ok; e++) {
+                l.seek(new DataCursor(e, 0));
+                l.seek(new DataCursor(e, l.batchesPerEpoch() - 1));
+                int tail = l.next().size();
+                ok = tail >= world && tail < world * b;
+            }
+            if (ok) return seed;
+        }
+        throw new AssertionError("no seed below 100 gives short tails");
+    }
+
+    @Test
+    void aTailWithFewerRowsThanRanksIsDroppedAndTooLittleDataIsAnError() {
+        List<Sample> s = samples(7, 2);  // no packing: 7 rows
+        DataLoader single = new DataLoader(s, 16, 6, false, false, 0, 0);
+        assertEquals(2, single.batchesPerEpoch(), "one process keeps the 1-row tail");
+        DataLoader rank1 = new DataLoader(s, 16, 3, false, false, 0, 0, 1, 2);
+        assertEquals(1, rank1.batchesPerEpoch(), "two ranks drop a 1-row tail");
+        assertEquals(3, rank1.next().size());
+        rank1.next();
+        assertEquals(new DataCursor(1, 1), rank1.cursor(), "the next epoch starts after the dropped tail");
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new DataLoader(samples(2, 1), 16, 1, false, false, 0, 0, 0, 3).next());
+        assertTrue(e.getMessage().contains("2 row(s)") && e.getMessage().contains("3 ranks"), e.getMessage());
+    }
 }

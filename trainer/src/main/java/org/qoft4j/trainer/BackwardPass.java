@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import java.util.function.IntConsumer;
 import org.bytedeco.pytorch.Tensor;
 import org.qoft4j.data.Batch;
 import org.qoft4j.model.AttentionContext;
@@ -24,7 +25,20 @@ public sealed interface BackwardPass permits RecomputeStep, FullGraphStep {
      * @param scale the gradient is that of {@code scale * nllSum}; the trainer passes 1 / (scored tokens of the whole
      *              optimizer step), so accumulated micro-batches add up to the mean over the step's tokens
      */
-    Loss run(Batch batch, double scale);
+    default Loss run(Batch batch, double scale) {
+        return run(batch, scale, LAYERS_UNWATCHED);
+    }
+
+    /**
+     * As {@link #run(Batch, double)}, calling {@code layerDone} with a decoder layer's index as soon as that layer's
+     * adapter gradients for this micro-batch are complete, during the backward (top layer first). A data-parallel run
+     * starts each layer's gradient all-reduce there. Only {@link RecomputeStep} calls it; with plain autograd every
+     * gradient is final only when the whole backward is, and the caller reduces them all then.
+     */
+    Loss run(Batch batch, double scale, IntConsumer layerDone);
+
+    /** No one listens for finished layers. */
+    IntConsumer LAYERS_UNWATCHED = i -> {};
 
     static BackwardPass of(LlamaModel model, RngState rng, boolean recompute) {
         return recompute ? new RecomputeStep(model, rng) : new FullGraphStep(model);

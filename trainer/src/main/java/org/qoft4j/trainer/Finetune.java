@@ -29,6 +29,14 @@ import org.qoft4j.trainer.eval.Evaluator;
  *     Evaluator.Result after = job.evaluate(job.evalSamples());
  * }
  * }</pre>
+ *
+ * <p><b>Data parallelism.</b> When the torchrun environment contract names several processes (RANK, WORLD_SIZE,
+ * MASTER_ADDR, MASTER_PORT, and LOCAL_RANK / LOCAL_WORLD_SIZE; set by {@code ./qoft4j finetune --nproc-per-node N},
+ * by {@code org.qoft4j.trainer.dist.Launcher}, by torchrun or by a Slurm wrapper), {@code open} joins the group of
+ * that run before loading anything, checks that every rank has the same settings, model files and data, and the run
+ * becomes one rank of a data-parallel run (docs/DESIGN.md, "Data parallelism"): {@code device=cuda} means
+ * {@code cuda:LOCAL_RANK}, rank 0 alone writes the outputs, listeners run on every rank ({@link #rank()} tells them
+ * apart).
  */
 public final class Finetune implements AutoCloseable {
     private final TrainConfig config;
@@ -39,8 +47,10 @@ public final class Finetune implements AutoCloseable {
     private final List<Sample> train;
     private final List<Sample> eval;
     private final Trainer trainer;
+    private final DataParallelRun dp;
 
-    private Finetune(TrainConfig config, LlamaModel model, TextTokenizer tokenizer, boolean owns) {
+    private Finetune(TrainConfig config, LlamaModel model, TextTokenizer tokenizer, boolean owns, DataParallelRun dp) {
+        this.dp = dp;
         this.config = config;
         this.model = model;
         this.tokenizer = tokenizer;
@@ -59,7 +69,7 @@ public final class Finetune implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
-        this.trainer = new Trainer(config, model, adapters, train, eval);
+        this.trainer = new Trainer(config, model, adapters, train, eval, dp);
     }
 
     /** Trains as {@code config} says and returns the summary. */
@@ -72,16 +82,19 @@ public final class Finetune implements AutoCloseable {
     /** Loads the model directory's model (and tokenizer.json when present) and the data; the job owns and closes them. */
     public static Finetune open(TrainConfig config) {
         config.validate();
-        useThreads(config);
-        Path dir = config.modelDir();
-        TextTokenizer tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir) : null;
+        DataParallelRun dp = DataParallelRun.fromEnvironment(config, System.getenv(), true);
+        TextTokenizer tok = null;
         LlamaModel m = null;
         try {
-            m = ModelLoader.load(dir, config.loadOptions());
-            return new Finetune(config, m, tok, true);
+            useThreads(config, dp);
+            Path dir = config.modelDir();
+            tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir) : null;
+            m = ModelLoader.load(dir, dp.loadOptions(config));
+            return new Finetune(config, m, tok, true, dp);
         } catch (RuntimeException e) {
             if (m != null) m.close();
             if (tok != null) tok.close();
+            dp.close();
             throw e;
         }
     }
@@ -92,18 +105,42 @@ public final class Finetune implements AutoCloseable {
      */
     public static Finetune open(TrainConfig config, LlamaModel model, TextTokenizer tokenizer) {
         config.validate();
-        useThreads(config);
-        return new Finetune(config, model, tokenizer, false);
+        DataParallelRun dp = DataParallelRun.fromEnvironment(config, System.getenv(), false);
+        try {
+            useThreads(config, dp);
+            return new Finetune(config, model, tokenizer, false, dp);
+        } catch (RuntimeException e) {
+            dp.close();
+            throw e;
+        }
     }
 
-    /** libtorch's intra-op threads as configured (0 = all cores), after checking that the device exists. */
-    private static void useThreads(TrainConfig config) {
+    /**
+     * libtorch's intra-op threads as configured (0 = all cores; in a data-parallel run the cores of the machine divided
+     * among its workers), after checking that the device exists.
+     */
+    private static void useThreads(TrainConfig config, DataParallelRun dp) {
         try {
             config.device().requireAvailable();
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
-        torch.set_num_threads(config.threads() > 0 ? config.threads() : Runtime.getRuntime().availableProcessors());
+        int threads = dp.threads(config);
+        torch.set_num_threads(threads);
+        // the native kernels' pool sizes itself from this property when it loads (else all cores): a data-parallel worker
+        // keeps to its share there too, or N workers would each start a pool of all the cores
+        if (dp.distributed() && System.getProperty("qoft4j.native.threads") == null)
+            System.setProperty("qoft4j.native.threads", Integer.toString(threads));
+    }
+
+    /** This process's rank in a data-parallel run (0 for a single process); rank 0 writes the outputs. */
+    public int rank() {
+        return dp.rank();
+    }
+
+    /** Processes in the run (1 for a single process). */
+    public int worldSize() {
+        return dp.worldSize();
     }
 
     /** This run's trainer: add listeners to it before {@link #train()}. */
@@ -115,7 +152,10 @@ public final class Finetune implements AutoCloseable {
         return trainer.train();
     }
 
-    /** Eval loss and perplexity of the model with its adapters (dropout off) over {@code samples}. */
+    /**
+     * Eval loss and perplexity of the model with its adapters (dropout off) over {@code samples}, in this process
+     * (in a data-parallel run, each rank evaluates all of {@code samples} itself).
+     */
     public Evaluator.Result evaluate(List<Sample> samples) {
         boolean wasTraining = adapters.isTraining();
         adapters.train(false);
@@ -164,5 +204,6 @@ public final class Finetune implements AutoCloseable {
             model.close();
             if (tokenizer != null) tokenizer.close();
         }
+        dp.close();
     }
 }

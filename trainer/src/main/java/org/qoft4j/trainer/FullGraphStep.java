@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import java.util.function.IntConsumer;
 import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -26,7 +27,7 @@ public final class FullGraphStep implements BackwardPass {
     }
 
     @Override
-    public Loss run(Batch batch, double scale) {
+    public Loss run(Batch batch, double scale, IntConsumer layerDone) {
         long[] tokens = new long[1];
         Tensor nll = NativeMemory.scoped(() -> { // the whole graph is freed when the micro-batch is done
             try (AutoGradMode gradMode = new AutoGradMode(true)) {
@@ -36,7 +37,7 @@ public final class FullGraphStep implements BackwardPass {
                 if (h.requires_grad())
                     torch.backward(new TensorVector(h), new TensorVector(head.gradHidden()), new BoolOptional(false), false, new TensorVector());
                 tokens[0] = head.tokens();
-                return head.nll();
+                return head.nll();  // no layer's gradients are final before the whole backward: layerDone is not called
             }
         });
         return new Loss(nll, tokens[0]);

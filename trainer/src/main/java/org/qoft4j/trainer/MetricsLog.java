@@ -51,6 +51,17 @@ public final class MetricsLog implements AutoCloseable {
         }
     }
 
+    private MetricsLog() {
+        this.file = null;
+        this.out = null;
+        this.resumeNote = null;
+    }
+
+    /** A log that writes nothing: what data-parallel ranks other than 0 keep (rank 0 writes the run's one file). */
+    public static MetricsLog discarding() {
+        return new MetricsLog();
+    }
+
     public Path file() {
         return file;
     }
@@ -61,6 +72,7 @@ public final class MetricsLog implements AutoCloseable {
     }
 
     public void write(Object record) {
+        if (out == null) return;
         try {
             FileWrites.writeFully(out, ByteBuffer.wrap((JSON.writeValueAsString(record) + "\n").getBytes(StandardCharsets.UTF_8)));
         } catch (IOException e) {
@@ -129,6 +141,7 @@ public final class MetricsLog implements AutoCloseable {
 
     @Override
     public void close() {
+        if (out == null) return;
         try {
             out.close();
         } catch (IOException e) {

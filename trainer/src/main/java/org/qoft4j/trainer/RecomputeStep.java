@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.NoGradGuard;
@@ -35,13 +36,13 @@ public final class RecomputeStep implements BackwardPass {
     }
 
     @Override
-    public Loss run(Batch batch, double scale) {
+    public Loss run(Batch batch, double scale, IntConsumer layerDone) {
         long[] tokens = new long[1];
-        Tensor nll = NativeMemory.scoped(() -> inMicroBatchScope(batch, scale, tokens)); // the micro-batch's tensors die with it
+        Tensor nll = NativeMemory.scoped(() -> inMicroBatchScope(batch, scale, tokens, layerDone)); // the micro-batch's tensors die with it
         return new Loss(nll, tokens[0]);
     }
 
-    private Tensor inMicroBatchScope(Batch batch, double scale, long[] tokens) {
+    private Tensor inMicroBatchScope(Batch batch, double scale, long[] tokens, IntConsumer layerDone) {
         int n = model.numLayers();
         int lowest = BackwardPass.lowestAdaptedLayer(model);
         PointerScope micro = PointerScope.getInnerScope();
@@ -72,6 +73,7 @@ public final class RecomputeStep implements BackwardPass {
                 upstream = LayerRunner.backward(model.layer(i), in, grad, layer, i > lowest);
                 micro.detach(in); // this layer's saved input is no longer needed
                 micro.detach(grad);
+                layerDone.accept(i); // its adapter gradients are final for this micro-batch: a data-parallel run sends them now
             }
             rng.restore(afterForward);
             tokens[0] = head.tokens();

@@ -34,11 +34,13 @@ final class ResumePolicy {
     /**
      * The schedule settings {@code now} changes against the checkpoint's {@code saved} ones, at the checkpoint's step.
      *
+     * @param alsoAllowed settings whose change the caller checks itself (batch-size with a new number of processes)
      * @throws ConfigException when any other setting outside {@link Trainer#RESUME_MAY_CHANGE} differs
      */
-    static List<ResumeChange> changes(Path from, TrainConfig saved, TrainConfig now, int step) {
+    static List<ResumeChange> changes(Path from, TrainConfig saved, TrainConfig now, int step, Set<String> alsoAllowed) {
         Set<String> allowed = new HashSet<>(Trainer.RESUME_MAY_CHANGE);
         allowed.addAll(SCHEDULE);
+        allowed.addAll(alsoAllowed);
         List<String> refused = TrainConfigIO.differences(saved, now, allowed);
         if (!refused.isEmpty())
             throw new ConfigException("cannot resume from " + from + " with different settings: " + String.join("; ", refused)

@@ -93,6 +93,14 @@ public final class RunLock implements AutoCloseable {
         }
     }
 
+    /**
+     * No lock: for the ranks of a data-parallel run other than rank 0, which write nothing into the output directory
+     * but their logs (rank 0 holds the lock for the whole group).
+     */
+    public static RunLock none() {
+        return new RunLock(null, null, null);
+    }
+
     /** The owner line of a lock file ({@code pid 1234 on host h since ...}), empty when none (or released). */
     public static String owner(Path outDir) {
         Path f = outDir.resolve(FILE);

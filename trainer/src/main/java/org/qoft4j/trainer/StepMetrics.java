@@ -15,7 +15,10 @@ package org.qoft4j.trainer;
  * @param peakRssBytes           resident high-water mark so far (VmHWM)
  * @param cudaPeakBytes          CUDA allocator's peak allocated bytes (null when not on CUDA)
  * @param maxOrthogonalityError  largest {@code max|R^T R - I|} of the OFT layers (null for LoRA)
+ * @param dataParallel           a data-parallel step's own figures (null for one process); {@code loss}, {@code tokens},
+ *                               {@code scoredTokens} and {@code tokensPerS} are then over all ranks, the memory
+ *                               figures this rank's
  */
 public record StepMetrics(String kind, int step, double loss, double lr, double gradNorm, long tokens, long scoredTokens,
                           double tokensPerS, double stepSeconds, long rssBytes, long peakRssBytes, Long cudaPeakBytes,
-                          Double maxOrthogonalityError) {}
+                          Double maxOrthogonalityError, DataParallelMetrics dataParallel) {}

@@ -63,7 +63,14 @@ public record TrainConfig(
         @Help("skip and count malformed JSONL lines instead of failing (default: ${DEFAULT})") boolean skipMalformed,
         @Help("read at most N samples from each file (default: ${DEFAULT} = all)") int maxSamples,
         @Help(value = "continue from a checkpoint, or the newest one in a run directory", label = "DIR") String resume,
-        @Help("show a progress bar / progress lines (default: ${DEFAULT})") boolean progress) {
+        @Help("show a progress bar / progress lines (default: ${DEFAULT})") boolean progress,
+        // issue 11: data parallelism (the launch flags --nproc-per-node, --nnodes, ... belong to the finetune command)
+        @Help(value = "collective backend of a data-parallel run: auto = NCCL on CUDA when its natives load, else Gloo (default: ${DEFAULT})",
+                label = "auto|gloo|nccl") String distBackend,
+        @Help("data-parallel timeout, seconds: joining the group, and any one collective; a lost worker stops the others within it "
+                + "(default: ${DEFAULT})") int distTimeout,
+        @Help("launch each layer's gradient all-reduce as soon as its backward ends, overlapping the next layer's; --no-dist-overlap: "
+                + "after the whole backward (default: ${DEFAULT})") boolean distOverlap) {
 
     public TrainConfig {
         targetModules = targetModules == null ? null : List.copyOf(targetModules);
@@ -79,7 +86,9 @@ public record TrainConfig(
                 AdapterKind.OFT, BaseQuant.NF4, OftConfig.DEFAULT_BLOCK_SIZE, OftConfig.DEFAULT_NEUMANN_TERMS, 16, 32, 0.05,
                 TargetModules.LLAMA_ALL_LINEAR.names(),
                 true, true, false, false, 0,
-                null, true);
+                null, true,
+                // issue 11
+                "auto", 120, true);
     }
 
     /** This configuration with {@code key=value} overrides applied ({@code with("lr=1e-4", "steps=20")}), validated. */
@@ -136,6 +145,9 @@ public record TrainConfig(
         if (!(loraDropout >= 0 && loraDropout < 1)) e.add("lora-dropout must be in [0, 1), got " + loraDropout);
         if (targetModules == null || targetModules.isEmpty() || targetModules.stream().anyMatch(TrainConfig::blank))
             e.add("target-modules must list module names (e.g. q_proj, v_proj) or be [all-linear], got " + targetModules);
+        // issue 11
+        if (distBackend == null || !List.of("auto", "gloo", "nccl").contains(distBackend)) e.add("dist-backend must be auto, gloo or nccl, got '" + distBackend + "'");
+        positive(e, "dist-timeout", distTimeout);
         return e;
     }
 

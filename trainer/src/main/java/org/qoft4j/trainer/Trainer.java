@@ -44,7 +44,9 @@ import org.qoft4j.core.AtomicDirectories;
  *       final {@link TrainSummary}</li>
  *   <li>CPU (fp32 or bf16 compute) and CUDA (bf16 compute); adapter parameters and optimizer state stay fp32</li>
  * </ul>
- * Not supported: full finetuning, several GPUs or processes, mixed adapter kinds in one run.
+ * <p>Data parallelism (several processes, GPUs or machines; docs/DESIGN.md, "Data parallelism"): the per-rank work
+ * is {@link DataParallelRun}'s, which is a no-op for one process. Not supported: full finetuning, mixed adapter kinds
+ * in one run.
  *
  * <p>Every step runs inside its own PointerScope, so no native tensor of a step outlives it.
  */
@@ -52,7 +54,7 @@ public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
     /** Options that may differ from the checkpoint's when resuming (they do not change the computation). */
     static final Set<String> RESUME_MAY_CHANGE = Set.of("steps", "epochs", "save-every", "eval-every", "keep-checkpoints", "out", "resume",
-            "progress", "threads", "eval-data");
+            "progress", "threads", "eval-data", "dist-backend", "dist-timeout", "dist-overlap");
 
     private final TrainConfig config;
     private final LlamaModel model;
@@ -62,6 +64,7 @@ public final class Trainer {
     private final DataLoader loader;
     private final RngState rng;
     private final List<TrainingListener> listeners = new ArrayList<>();
+    private final DataParallelRun dp;
     private Path lastCheckpoint;
     private DivergenceGuard guard; // issue 14: divergence, dead runs, the last good checkpoint
     private List<TrainerState.ResumeChange> resumeChanges = List.of();
@@ -71,6 +74,12 @@ public final class Trainer {
      * @param eval  eval samples; empty for none
      */
     public Trainer(TrainConfig config, LlamaModel model, AdapterSet adapters, List<Sample> train, List<Sample> eval) {
+        this(config, model, adapters, train, eval, DataParallelRun.single());
+    }
+
+    /** As one rank of a data-parallel run ({@link Finetune} joins it from the torchrun environment). */
+    Trainer(TrainConfig config, LlamaModel model, AdapterSet adapters, List<Sample> train, List<Sample> eval, DataParallelRun dp) {
+        this.dp = dp;
         this.config = config.validate();
         this.model = model;
         this.adapters = adapters;
@@ -114,9 +123,10 @@ public final class Trainer {
         Checkpointer checkpointer = new Checkpointer(out.resolve("checkpoints"), config.keepCheckpoints());
         int total = totalSteps();
         guard = new DivergenceGuard(checkpointer, model.config().vocabSize(), config.lr(), this::warn);
-        try (RunLock lock = RunLock.claim(out, this::note); AdapterOptimizer optimizer = new AdapterOptimizer(adapters.parameters(), config)) {
+        try (RunLock lock = dp.writesOutputs() ? RunLock.claim(out, this::note) : RunLock.none(); AdapterOptimizer optimizer = new AdapterOptimizer(adapters.parameters(), config)) {
             TrainerState state = start(checkpointer, optimizer, total);
             loader.seek(state.cursor());
+            dp.startTraining(model, adapters, config.distOverlap());
             LrSchedule schedule = LrSchedule.of(config, total);
             BackwardPass pass = BackwardPass.of(model, rng, config.recompute());
             long tokens = state.tokensSeen();
@@ -124,7 +134,7 @@ public final class Trainer {
             StepMetrics last = null;
             EvalMetrics lastEval = null;
             listeners.forEach(l -> l.onStart(total, state.step()));
-            try (MetricsLog metrics = new MetricsLog(out.resolve(MetricsLog.FILE), state.step())) {
+            try (MetricsLog metrics = dp.writesOutputs() ? new MetricsLog(out.resolve(MetricsLog.FILE), state.step()) : MetricsLog.discarding()) {
                 if (state.step() > 0) note("resumed from " + lastCheckpoint + " at step " + state.step() + " of " + total);
                 if (metrics.resumeNote() != null) note(metrics.resumeNote());
                 String positions = StartWarnings.positions(config, model.config(), train);
@@ -145,9 +155,11 @@ public final class Trainer {
                 }
                 if (!eval.isEmpty()) lastEval = evaluate(total, metrics);
                 save(checkpointer, optimizer, new TrainerState(total, total, loader.cursor().epoch(), loader.cursor().position(), tokens, trainSeconds));
+            } catch (org.qoft4j.trainer.dist.CollectiveFailedException e) {
+                throw dp.lost(e, lastCheckpoint, config);  // a rank was lost: say which, and where to resume from
             }
             Path adapterDir = out.resolve("adapter");
-            try {
+            if (dp.writesOutputs()) try {
                 AtomicDirectories.write(adapterDir, d -> adapters.save(d, config.model()));
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + adapterDir + ": " + e.getMessage(), e);
@@ -162,6 +174,7 @@ public final class Trainer {
     private StepMetrics step(int step, BackwardPass pass, AdapterOptimizer optimizer, LrSchedule schedule) {
         long t0 = System.nanoTime();
         try (PointerScope scope = new PointerScope()) {
+            dp.beginStep(step, rng, config.seed());
             List<Batch> micro = new ArrayList<>();
             for (int k = 0; k < config.gradAccum(); k++) micro.add(loader.next());
             long scored = 0, tokens = 0;
@@ -169,6 +182,9 @@ public final class Trainer {
                 scored += b.scoredTokens();
                 tokens += b.realTokens();
             }
+            long[] global = dp.sum(scored, tokens);  // the backward scale is 1 / (scored tokens of the global step)
+            scored = global[0];
+            tokens = global[1];
             if (scored == 0)
                 throw new IllegalStateException("step " + (step + 1) + ": its " + micro.size() + " batch(es) have no scored tokens (every label is "
                         + Sample.IGNORE + "): completions were cut off by seq-len " + config.seqLen() + " or the data has none; "
@@ -176,18 +192,21 @@ public final class Trainer {
             double lr = schedule.at(step);
             optimizer.zeroGrad();
             Tensor nll = null; // summed on the device: the step reads it once
-            for (Batch b : micro) {
-                Tensor x = pass.run(b, 1.0 / scored).nllSum();
+            for (int k = 0; k < micro.size(); k++) {
+                if (k == micro.size() - 1) dp.armLastMicroBatch();
+                Tensor x = pass.run(micro.get(k), 1.0 / scored, dp::layerDone).nllSum();
                 nll = nll == null ? x : nll.add(x);
             }
-            double loss = nll.item_double() / scored;
+            dp.finishGradients();  // summed over the ranks before clipping and AdamW
+            DataParallelRun.StepTotals totals = dp.stepTotals(nll.item_double(), cudaPeak() != null ? cudaPeak() : ResidentMemory.peakBytes());
+            double loss = totals.nllSum() / scored;
             double gradNorm = optimizer.clipGradNorm(config.maxGradNorm());
             guard.checkForward(step + 1, loss, gradNorm); // a non-finite loss or gradient, or a dead run, stops here
             optimizer.step(lr);
             double seconds = (System.nanoTime() - t0) / 1e9;
             Double orth = config.adapter().isOft() ? adapters.maxOrthogonalityError() : null;
             StepMetrics m = new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
-                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth);
+                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth, dp.metrics(totals));
             guard.checkUpdate(step + 1, m, adapters); // non-finite adapters or rotations stop here, before any checkpoint holds them
             return m;
         }
@@ -198,7 +217,7 @@ public final class Trainer {
         Evaluator.Result r;
         adapters.train(false);
         try (PointerScope scope = new PointerScope()) {
-            r = Evaluator.evaluate(model, eval, config.seqLen(), config.batchSize(), config.packing());
+            r = dp.evaluate(model, eval, config);
         } finally {
             adapters.train(true);
         }
@@ -211,7 +230,11 @@ public final class Trainer {
 
     private void save(Checkpointer checkpointer, AdapterOptimizer optimizer, TrainerState state) {
         try {
-            lastCheckpoint = checkpointer.save(state.withResumeChanges(resumeChanges), adapters, optimizer, rng, config);
+            Path saved = dp.writesOutputs()
+                    ? checkpointer.save(state.withResumeChanges(resumeChanges).withWorldSize(dp.worldSize()), adapters, optimizer, rng, config)
+                    : checkpointer.dir().resolve(Checkpointer.name(state.step()));
+            dp.afterCheckpoint(adapters, state.step());  // every rank holds the same adapter, and the checkpoint is complete
+            lastCheckpoint = saved;
         } catch (StateNotFiniteException e) {
             throw guard.refused(state.step(), e);
         }
@@ -235,7 +258,9 @@ public final class Trainer {
         if (config.resume() != null) {
             Path from = Checkpointer.resolve(Path.of(config.resume()));
             TrainConfig saved = Checkpointer.config(from);
-            List<TrainerState.ResumeChange> changed = ResumePolicy.changes(from, saved, config, Checkpointer.state(from).step());
+            // batch-size may change only with the number of processes (the same rows per step): DataParallelRun checks it
+            List<TrainerState.ResumeChange> changed = ResumePolicy.changes(from, saved, config, Checkpointer.state(from).step(), Set.of("batch-size"));
+            dp.checkResume(from, Checkpointer.state(from), saved, config);
             TrainerState s = Checkpointer.restore(from, adapters, optimizer, rng);
             String bad = CheckpointHealth.adapters(adapters);
             if (bad == null) bad = CheckpointHealth.optimizerFile(from.resolve(AdapterOptimizer.FILE));
@@ -256,7 +281,7 @@ public final class Trainer {
     }
 
     private DataLoader newLoader() {
-        return new DataLoader(train, config.seqLen(), config.batchSize(), config.packing(), true, config.seed(), 0);
+        return dp.loader(train, config);
     }
 
     private Long cudaPeak() {

@@ -17,15 +17,24 @@ import org.qoft4j.data.DataCursor;
  * @param trainSeconds  wall time spent in training steps so far
  * @param resumeChanges settings changed when the run was resumed ({@link ResumePolicy}), oldest first; written only
  *                      when there are some
+ * @param worldSize     processes of the data-parallel run that saved it (1 for one process; 0, read from a checkpoint
+ *                      written before data parallelism, means 1): the data cursor counts global batches of
+ *                      {@code worldSize * batch-size} rows
  */
 public record TrainerState(int step, int totalSteps, int dataEpoch, int dataPosition, long tokensSeen, double trainSeconds,
-                           @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ResumeChange> resumeChanges) {
+                           @JsonInclude(JsonInclude.Include.NON_EMPTY) List<ResumeChange> resumeChanges, int worldSize) {
     public TrainerState {
         resumeChanges = resumeChanges == null ? List.of() : List.copyOf(resumeChanges);
     }
 
+    /** The state of a single-process run. */
     public TrainerState(int step, int totalSteps, int dataEpoch, int dataPosition, long tokensSeen, double trainSeconds) {
-        this(step, totalSteps, dataEpoch, dataPosition, tokensSeen, trainSeconds, List.of());
+        this(step, totalSteps, dataEpoch, dataPosition, tokensSeen, trainSeconds, List.of(), 1);
+    }
+
+    /** This state as saved by a run of {@code n} processes. */
+    public TrainerState withWorldSize(int n) {
+        return new TrainerState(step, totalSteps, dataEpoch, dataPosition, tokensSeen, trainSeconds, resumeChanges, n);
     }
 
     public DataCursor cursor() {
@@ -34,7 +43,7 @@ public record TrainerState(int step, int totalSteps, int dataEpoch, int dataPosi
 
     /** This state with {@code changes} as its history of settings changed on resume. */
     public TrainerState withResumeChanges(List<ResumeChange> changes) {
-        return new TrainerState(step, totalSteps, dataEpoch, dataPosition, tokensSeen, trainSeconds, changes);
+        return new TrainerState(step, totalSteps, dataEpoch, dataPosition, tokensSeen, trainSeconds, changes, worldSize);
     }
 
     /**

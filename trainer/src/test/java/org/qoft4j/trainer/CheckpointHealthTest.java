@@ -82,11 +82,11 @@ class CheckpointHealthTest {
 
     @Test
     void stepMetricsMustBeFinite() {
-        StepMetrics fine = new StepMetrics("train", 1, 2.0, 1e-3, 0.5, 10, 10, 1, 1, 1, 1, null, 1e-6);
+        StepMetrics fine = new StepMetrics("train", 1, 2.0, 1e-3, 0.5, 10, 10, 1, 1, 1, 1, null, 1e-6, null);
         assertNull(CheckpointHealth.metrics(fine));
-        StepMetrics rotation = new StepMetrics("train", 3, 5.5, 1e9, 0.0, 10, 10, 1, 1, 1, 1, null, Double.NaN);
+        StepMetrics rotation = new StepMetrics("train", 3, 5.5, 1e9, 0.0, 10, 10, 1, 1, 1, 1, null, Double.NaN, null);
         assertTrue(CheckpointHealth.metrics(rotation).contains("max |R^T R - I| is NaN"));
-        StepMetrics lora = new StepMetrics("train", 3, 2.0, 1e9, Double.POSITIVE_INFINITY, 10, 10, 1, 1, 1, 1, null, null);
+        StepMetrics lora = new StepMetrics("train", 3, 2.0, 1e9, Double.POSITIVE_INFINITY, 10, 10, 1, 1, 1, 1, null, null, null);
         assertTrue(CheckpointHealth.metrics(lora).contains("the gradient norm is Infinity"));
     }
 }

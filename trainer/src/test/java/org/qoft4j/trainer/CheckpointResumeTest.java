@@ -90,9 +90,13 @@ class CheckpointResumeTest {
     void resumeRefusesChangedSettings() {
         run(config("oft", "run"), 0);
         ConfigException e = assertThrows(ConfigException.class,
-                () -> run(config("oft", "run", "resume=" + tmp.resolve("run"), "beta1=0.5", "batch-size=3"), 0));
-        assertTrue(e.getMessage().contains("beta1 (checkpoint: 0.9, now: 0.5)") && e.getMessage().contains("batch-size (checkpoint: 2, now: 3)")
+                () -> run(config("oft", "run", "resume=" + tmp.resolve("run"), "beta1=0.5", "seed=987654"), 0));
+        assertTrue(e.getMessage().contains("beta1 (checkpoint: 0.9, now: 0.5)") && e.getMessage().contains("seed (checkpoint: ") && e.getMessage().contains("now: 987654)")
                 && e.getMessage().contains("only lr, max-grad-norm, min-lr-ratio, warmup"), e.getMessage());
+        // batch-size may change only together with the number of processes (the global batch stays): one process, refused
+        ConfigException batch = assertThrows(ConfigException.class,
+                () -> run(config("oft", "run", "resume=" + tmp.resolve("run"), "batch-size=3"), 0));
+        assertTrue(batch.getMessage().contains("1 x 3 = 3") && batch.getMessage().contains("use batch-size=2 with 1 process(es)"), batch.getMessage());
     }
 
     @Test

@@ -32,6 +32,8 @@ import org.qoft4j.trainer.Finetune;
  *       weights dominate memory</li>
  *   <li>{@code dequant}: NF4 dequantization (the kernel training uses, and the reference) against a memory copy of
  *       the same output size</li>
+ *   <li>{@code data-parallel} (asked for by name; not in the default set): 2 processes against 1 at the same global
+ *       batch, one thread each, and how much of the gradient all-reduce the overlap hides ({@link DataParallelBench})</li>
  * </ul>
  * Step-time ratios are given twice: over the mean of the timed steps and over the fastest step of each run (on a
  * shared machine the fastest step is the least disturbed one).
@@ -39,7 +41,9 @@ import org.qoft4j.trainer.Finetune;
  * peak memory is the resident high-water mark on the CPU and the CUDA allocator's peak on a GPU.
  */
 public final class BenchSuite {
-    public static final List<String> CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant");
+    public static final List<String> CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant", "data-parallel");
+    /** What {@code ./qoft4j bench} runs unless told otherwise. */
+    public static final List<String> DEFAULT_CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant");
 
     /**
      * @param model        the model of the QOFT / QLoRA / full-precision cases: a {@code RandomLlama} spec, or a
@@ -51,9 +55,11 @@ public final class BenchSuite {
      * @param threads      CPU threads per run (0 = all cores)
      * @param dequantSize  the dequantized matrix is {@code dequantSize²}
      * @param work         directory for the runs' files
+     * @param dataParallelModel the model of the data-parallel case (a RandomLlama spec or a directory)
+     * @param repeats      how many times the data-parallel case runs its three configurations, interleaved
      */
     public record Options(String device, String dtype, String model, String v1Model, int seqLen, int batchSize, int steps, int untimedSteps,
-                          int threads, List<String> cases, int dequantSize, Path work) {
+                          int threads, List<String> cases, int dequantSize, Path work, String dataParallelModel, int repeats) {
         public Options {
             cases = List.copyOf(cases);
             for (String c : cases)
@@ -71,8 +77,8 @@ public final class BenchSuite {
          */
         public static Options defaults(String device, Path work) {
             boolean cuda = device.toLowerCase(Locale.ROOT).startsWith("cuda");
-            return cuda ? new Options(device, "bf16", "1b", "1b", 1024, 1, 4, 1, 0, CASES, 8192, work)
-                    : new Options(device, "fp32", "bench", "bench,layers=2", 512, 1, 3, 1, 0, CASES, 2048, work);
+            return cuda ? new Options(device, "bf16", "1b", "1b", 1024, 1, 4, 1, 0, DEFAULT_CASES, 8192, work, "1b", 2)
+                    : new Options(device, "fp32", "bench", "bench,layers=2", 512, 1, 3, 1, 0, DEFAULT_CASES, 2048, work, "d1024", 2);
         }
     }
 
@@ -109,6 +115,7 @@ public final class BenchSuite {
             c.put("qoft_weight_bytes_over_full", (double) qoft.weightBytes() / full.weightBytes());
         }
         if (o.cases().contains("dequant")) root.set("dequant", dequant(o, log));
+        if (o.cases().contains("data-parallel")) root.set("data_parallel", DataParallelBench.run(o, o.dataParallelModel(), o.repeats(), log));
         return root;
     }
 

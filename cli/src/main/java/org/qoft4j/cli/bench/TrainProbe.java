@@ -27,7 +27,9 @@ import org.qoft4j.model.LlamaModel;
 import org.qoft4j.model.ModelLoader;
 import org.qoft4j.model.RandomLlama;
 import org.qoft4j.model.RandomWeights;
+import org.qoft4j.trainer.DataParallelMetrics;
 import org.qoft4j.trainer.Finetune;
+import org.qoft4j.trainer.dist.DistEnv;
 import org.qoft4j.trainer.SkillEvals;
 import org.qoft4j.trainer.StepMetrics;
 import org.qoft4j.trainer.TrainConfig;
@@ -46,6 +48,10 @@ import org.qoft4j.cli.charts.LossCurve;
  * <p>Peaks are reset once the model and adapters are loaded (and the "before" evaluations done), so they cover
  * training: resident high-water mark (VmHWM, JVM + libtorch + model) on the CPU, the CUDA allocator's peak on a
  * GPU. The first {@code untimedSteps} steps are not timed (allocator and JIT warm-up).
+ *
+ * <p>Data-parallel: started by {@code org.qoft4j.trainer.dist.Launcher} (or any launcher of the torchrun contract) each
+ * worker runs the spec as one rank ({@code Finetune} joins the group); rank 0 alone writes or prints the result, whose
+ * tokens/s are global and which adds the data-parallel figures.
  *
  * <p>Command line: {@code TrainProbe SPEC.json} (a {@link Spec}; writes {@code spec.resultFile}) or
  * {@code TrainProbe [random-model=SPEC] [untimed-steps=N] KEY=VALUE...} (training options; prints the result as
@@ -85,13 +91,22 @@ public final class TrainProbe {
      * @param evalLoss        loss on the run's eval split at the end, or null without one
      * @param losses          training loss of every step
      * @param peakBytes       the run's memory figure: CUDA allocator peak on a GPU, else the resident peak
+     * @param worldSize       processes of a data-parallel run (null for one)
+     * @param rankPeakBytes   each rank's memory figure at the end (data-parallel only)
+     * @param allReduceBytes  adapter-gradient bytes all-reduced per step (data-parallel only)
+     * @param allReduceWaitSeconds mean time per timed step that rank 0 waited for the gradient all-reduce after its
+     *                        backward: the communication the overlap did not hide (data-parallel only)
+     * @param layersOverlapped layers whose all-reduce was launched during the backward, per step (data-parallel only)
+     * @param cpuSecondsPerStep CPU time of this process (all its threads) per timed step: unlike wall time, it does not
+     *                        grow when other processes share the cores (rank 0's in a data-parallel run)
      */
     public record Result(String adapter, String quant, String device, String dtype, boolean recompute, String model, String dequantizer,
                          int threads, int seqLen, int batchSize, int steps, int timedSteps, long trainableParameters, long adapterBytes,
                          long weightBytes, long rssAfterLoadBytes, long peakRssBytes, boolean peakResetAfterLoad, Long cudaPeakBytes,
                          long peakBytes, double stepSeconds, double bestStepSeconds, double tokensPerS, double finalLoss, Double evalLoss, List<Double> losses,
                          Double maxOrthogonalityError, Double mfu, List<SkillEvals.Score> before, List<SkillEvals.Score> after,
-                         double wallSeconds) {}
+                         double wallSeconds, Integer worldSize, List<Long> rankPeakBytes, Long allReduceBytes, Double allReduceWaitSeconds,
+                         Long layersOverlapped, double cpuSecondsPerStep) {}
 
     private TrainProbe() {}
 
@@ -121,6 +136,7 @@ public final class TrainProbe {
         } finally {
             QuantizedLinear.releaseWorkspace();
         }
+        if (!DistEnv.fromEnvironment(System.getenv()).map(DistEnv::master).orElse(true)) return;  // rank 0 reports for all
         if (spec.resultFile() == null) System.out.println(JSON.writeValueAsString(r));
         else AtomicFiles.write(Path.of(spec.resultFile()), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(r));
     }
@@ -134,7 +150,8 @@ public final class TrainProbe {
             TrainConfig pre = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(withDummyData(overrides))));
             int vocab = shape != null ? shape.vocabSize() : LlamaConfig.read(pre.modelDir()).vocabSize();
             Files.createDirectories(pre.outDir());
-            int rows = Math.max(64, pre.batchSize() * pre.gradAccum() * Math.max(pre.steps(), 1));
+            int world = DistEnv.fromEnvironment(System.getenv()).map(DistEnv::worldSize).orElse(1);  // every rank writes the same rows
+            int rows = Math.max(64, world * pre.batchSize() * pre.gradAccum() * Math.max(pre.steps(), 1));
             overrides.add("data=" + RandomTokens.write(pre.outDir().resolve("random-tokens.jsonl"), rows, pre.seqLen(), vocab, pre.seed()));
             overrides.add("eval-fraction=0");
         }
@@ -155,7 +172,12 @@ public final class TrainProbe {
             boolean reset = ResidentMemory.peakResettable();
             if (reset) ResidentMemory.resetPeak();
             if (c.device().isCuda()) CudaMemory.resetPeak(job.model().device());
-            job.trainer().onStep(steps::add).addListener(LossCurve.listener(c));
+            long cpuAtStart = processCpuNanos();
+            List<Long> cpuAfterStep = new ArrayList<>();  // this process's CPU time (all threads) after each step
+            job.trainer().onStep(m -> {
+                steps.add(m);
+                cpuAfterStep.add(processCpuNanos());
+            }).addListener(LossCurve.listener(c));
             TrainSummary s = job.train();
             long peakRss = ResidentMemory.peakBytes();
             Long cudaPeak = c.device().isCuda() ? CudaMemory.peakAllocatedBytes(job.model().device()) : null;
@@ -163,13 +185,23 @@ public final class TrainProbe {
             StepStats st = StepStats.of(steps, spec.untimedSteps());
             List<Double> losses = steps.stream().map(StepMetrics::loss).toList();
             StepMetrics last = steps.get(steps.size() - 1);
+            DataParallelMetrics dp = last.dataParallel();
+            int first = steps.size() > spec.untimedSteps() ? spec.untimedSteps() : 0;  // the timed steps, as StepStats counts them
+            double cpuPerStep = (cpuAfterStep.get(steps.size() - 1) - (first == 0 ? cpuAtStart : cpuAfterStep.get(first - 1))) / 1e9 / (steps.size() - first);
+            List<StepMetrics> timed = steps.subList(first, steps.size());
+            Double wait = dp == null ? null : timed.stream().mapToDouble(m -> m.dataParallel().allReduceWaitSeconds()).average().orElse(0);
             String modelName = shape != null ? RandomLlama.describe(shape) : c.model();
             return new Result(c.adapter().key(), c.quant().key(), c.device().name(), c.dtype().on(c.device()) == ScalarType.BFloat16 ? "bf16" : "fp32", c.recompute(), modelName, Kernels.dequantizer().name(),
                     torch.get_num_threads(), c.seqLen(), c.batchSize(), steps.size(), st.timedSteps(), s.trainableParameters(), s.adapterBytes(),
                     job.model().weightBytes(), loaded, peakRss, reset, cudaPeak, cudaPeak != null ? cudaPeak : peakRss, st.meanSeconds(),
                     st.bestSeconds(), st.tokensPerS(), s.finalLoss(), s.evalLoss(), losses, last.maxOrthogonalityError(), s.mfu(), before, after,
-                    (System.nanoTime() - t0) / 1e9);
+                    (System.nanoTime() - t0) / 1e9, dp == null ? null : dp.worldSize(), dp == null ? null : dp.rankPeakBytes(),
+                    dp == null ? null : dp.allReduceBytes(), wait, dp == null ? null : dp.layersOverlapped(), cpuPerStep);
         }
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static SkillEvals skillEvals(Spec spec) {

@@ -30,10 +30,12 @@ import org.qoft4j.trainer.ConfigException;
  * @param untimedSteps      leading steps left out of the step time
  * @param maxEvalExamples   exact-match examples per skill
  * @param overwrite         replace existing variant directories under {@code out}
+ * @param processes         data-parallel processes per variant (1: one JVM each; more: a run of that many workers
+ *                          on this machine, as {@code ./qoft4j finetune --nproc-per-node N})
  */
 public record CompareSpec(String model, String randomModel, String data, Map<String, String> skills, List<Variant> variants, Path out,
                           String quant, List<String> options, Map<Variant, List<String>> variantOptions, int untimedSteps,
-                          int maxEvalExamples, boolean overwrite) {
+                          int maxEvalExamples, boolean overwrite, int processes) {
     /** QOFT and QLoRA: what {@code compare} runs unless told otherwise. */
     public static final List<Variant> DEFAULT_VARIANTS = List.of(Variant.QOFT, Variant.QLORA);
 
@@ -60,34 +62,34 @@ public record CompareSpec(String model, String randomModel, String data, Map<Str
         Map<String, String> skills = new LinkedHashMap<>();
         TestData.skills().forEach((name, file) -> skills.put(name, file.toString()));
         return new CompareSpec(TestData.model().toString(), null, TestData.shiftTrain().toString(), skills, DEFAULT_VARIANTS,
-                Path.of("runs", "compare"), "nf4", TEST_DATA_OPTIONS, Map.of(), 2, 100, false);
+                Path.of("runs", "compare"), "nf4", TEST_DATA_OPTIONS, Map.of(), 2, 100, false, 1);
     }
 
     /** QOFT vs QLoRA on a random-weight model ({@code RandomLlama} spec), timing and memory only. */
     public static CompareSpec randomModel(String spec) {
         return new CompareSpec(null, spec, null, Map.of(), DEFAULT_VARIANTS, Path.of("runs", "compare"), "nf4", RANDOM_MODEL_OPTIONS, Map.of(),
-                1, 0, false);
+                1, 0, false, 1);
     }
 
     /** QOFT vs QLoRA on a model directory and a training file (eval loss on a held-out split; add skills with {@link #withSkill}). */
     public static CompareSpec of(Path model, Path data) {
         return new CompareSpec(model.toString(), null, data.toString(), Map.of(), DEFAULT_VARIANTS, Path.of("runs", "compare"), "nf4",
-                List.of("seed=42"), Map.of(), 2, 100, false);
+                List.of("seed=42"), Map.of(), 2, 100, false, 1);
     }
 
     public CompareSpec withVariants(Variant... vs) {
         return new CompareSpec(model, randomModel, data, skills, Arrays.asList(vs), out, quant, options, variantOptions, untimedSteps,
-                maxEvalExamples, overwrite);
+                maxEvalExamples, overwrite, processes);
     }
 
     public CompareSpec withData(Path file) {
         return new CompareSpec(model, randomModel, file.toString(), skills, variants, out, quant, options, variantOptions, untimedSteps,
-                maxEvalExamples, overwrite);
+                maxEvalExamples, overwrite, processes);
     }
 
     public CompareSpec withOut(Path dir) {
         return new CompareSpec(model, randomModel, data, skills, variants, dir, quant, options, variantOptions, untimedSteps, maxEvalExamples,
-                overwrite);
+                overwrite, processes);
     }
 
     /** Adds training options for every variant ({@code "steps=20"}, {@code "device=cuda"}); later ones win. */
@@ -95,7 +97,7 @@ public record CompareSpec(String model, String randomModel, String data, Map<Str
         List<String> o = new ArrayList<>(options);
         o.addAll(Arrays.asList(keyValues));
         return new CompareSpec(model, randomModel, data, skills, variants, out, quant, o, variantOptions, untimedSteps, maxEvalExamples,
-                overwrite);
+                overwrite, processes);
     }
 
     /** Adds training options for one variant ({@code QLORA, "lr=1e-3"}). */
@@ -105,7 +107,7 @@ public record CompareSpec(String model, String randomModel, String data, Map<Str
         List<String> o = new ArrayList<>(m.getOrDefault(v, List.of()));
         o.addAll(Arrays.asList(keyValues));
         m.put(v, o);
-        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, m, untimedSteps, maxEvalExamples, overwrite);
+        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, m, untimedSteps, maxEvalExamples, overwrite, processes);
     }
 
     /** Adds a skill evaluation (chat JSONL whose last assistant turn is the expected answer). */
@@ -113,24 +115,30 @@ public record CompareSpec(String model, String randomModel, String data, Map<Str
         Map<String, String> s = new LinkedHashMap<>(skills);
         s.put(name, file.toString());
         return new CompareSpec(model, randomModel, data, s, variants, out, quant, options, variantOptions, untimedSteps, maxEvalExamples,
-                overwrite);
+                overwrite, processes);
     }
 
     public CompareSpec withQuant(String q) {
         return new CompareSpec(model, randomModel, data, skills, variants, out, q, options, variantOptions, untimedSteps, maxEvalExamples,
-                overwrite);
+                overwrite, processes);
     }
 
     public CompareSpec withUntimedSteps(int n) {
-        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, n, maxEvalExamples, overwrite);
+        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, n, maxEvalExamples, overwrite, processes);
     }
 
     public CompareSpec withMaxEvalExamples(int n) {
-        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, untimedSteps, n, overwrite);
+        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, untimedSteps, n, overwrite, processes);
+    }
+
+    /** Trains each variant data-parallel with {@code n} processes on this machine. */
+    public CompareSpec withProcesses(int n) {
+        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, untimedSteps, maxEvalExamples,
+                overwrite, n);
     }
 
     public CompareSpec withOverwrite(boolean o) {
-        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, untimedSteps, maxEvalExamples, o);
+        return new CompareSpec(model, randomModel, data, skills, variants, out, quant, options, variantOptions, untimedSteps, maxEvalExamples, o, processes);
     }
 
     /** Checks what can be checked before any run starts; all problems together. */
@@ -149,6 +157,7 @@ public record CompareSpec(String model, String randomModel, String data, Map<Str
         if (out == null) e.add("out is required");
         if (!List.of("nf4", "fp4", "int4").contains(String.valueOf(quant))) e.add("quant must be nf4, fp4 or int4, got '" + quant + "'");
         if (untimedSteps < 0) e.add("untimed-steps must be >= 0, got " + untimedSteps);
+        if (processes < 1) e.add("nproc-per-node must be >= 1, got " + processes);
         if (maxEvalExamples < 1 && !skills.isEmpty()) e.add("max-eval-examples must be >= 1, got " + maxEvalExamples);
         for (String o : options) if (o.startsWith("adapter=") || o.startsWith("quant=") || o.startsWith("out="))
             e.add("option '" + o + "': adapter, quant and out are set per variant (use variants, --quant and --out)");

@@ -5,12 +5,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.qoft4j.core.AtomicFiles;
 import org.qoft4j.core.ChildJvm;
+import org.qoft4j.trainer.dist.LaunchPlan;
+import org.qoft4j.trainer.dist.Launcher;
 import org.qoft4j.cli.bench.Machine;
 import org.qoft4j.cli.bench.TrainProbe;
 import org.qoft4j.trainer.ConfigException;
@@ -26,7 +29,7 @@ import org.qoft4j.trainer.Finetune;
  * }</pre>
  *
  * Layout of {@code spec.out()}: {@code VARIANT/} (the run: adapter/, checkpoints/, metrics.jsonl, loss.png,
- * run.log, probe.json, result.json) for each variant, then report.md, report.json and loss-curves.png.
+ * run.log or, data-parallel, logs/rank-K.log, probe.json, result.json) for each variant, then report.md, report.json and loss-curves.png.
  */
 public final class Comparison {
     private Comparison() {}
@@ -50,11 +53,17 @@ public final class Comparison {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + specFile + ": " + e.getMessage(), e);
             }
-            log.accept("== " + v.label() + ": training in a child JVM (log: " + dir.resolve("run.log") + ")");
-            try {
-                ChildJvm.run(TrainProbe.class, List.of(specFile.toString()), dir.resolve("run.log"), line -> log.accept("[" + v.id() + "] " + line));
-            } catch (ChildJvm.ChildFailedException e) {
-                throw failed(v, dir.resolve("run.log"), e);
+            if (spec.processes() == 1) {
+                log.accept("== " + v.label() + ": training in a child JVM (log: " + dir.resolve("run.log") + ")");
+                try {
+                    ChildJvm.run(TrainProbe.class, List.of(specFile.toString()), dir.resolve("run.log"), line -> log.accept("[" + v.id() + "] " + line));
+                } catch (ChildJvm.ChildFailedException e) {
+                    throw failed(v, dir.resolve("run.log"), e);
+                }
+            } else {  // data-parallel: rank 0 writes the result, with global tokens/s and every rank's peak memory
+                log.accept("== " + v.label() + ": training in " + spec.processes() + " data-parallel worker JVMs (logs: " + dir.resolve("logs") + ")");
+                new Launcher(LaunchPlan.standalone(spec.processes()), dir.resolve("logs"), 0, Duration.ofSeconds(10), List.of(),
+                        line -> log.accept("[" + v.id() + "] " + line)).run(TrainProbe.class.getName(), List.of(specFile.toString()));
             }
             TrainProbe.Result r = TrainProbe.read(result);
             cuda |= r.cudaPeakBytes() != null;

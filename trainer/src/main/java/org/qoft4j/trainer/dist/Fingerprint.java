@@ -45,22 +45,33 @@ public final class Fingerprint {
             throw new UncheckedIOException("cannot list the model directory " + dir, e);
         }
         for (Path f : files) {
-            try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-                long size = ch.size();
-                d.update(dir.relativize(f).toString().getBytes(StandardCharsets.UTF_8));
-                d.update((byte) 0);
-                d.update(ByteBuffer.allocate(8).putLong(0, size));
-                if (size <= 2L * EDGE) {
-                    read(ch, 0, (int) size, d);
-                } else {
-                    read(ch, 0, EDGE, d);
-                    read(ch, size - EDGE, EDGE, d);
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + f + " for the model fingerprint", e);
-            }
+            d.update(dir.relativize(f).toString().getBytes(StandardCharsets.UTF_8));
+            d.update((byte) 0);
+            update(d, f, "model");
         }
         return d.digest();
+    }
+
+    /** The fingerprint of one file (a training JSONL): its size, and its first and last MiB (all of it up to 2 MiB). */
+    public static byte[] ofFile(Path file) {
+        MessageDigest d = sha256();
+        update(d, file, "data");
+        return d.digest();
+    }
+
+    private static void update(MessageDigest d, Path f, String what) {
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+            long size = ch.size();
+            d.update(ByteBuffer.allocate(8).putLong(0, size));
+            if (size <= 2L * EDGE) {
+                read(ch, 0, (int) size, d);
+            } else {
+                read(ch, 0, EDGE, d);
+                read(ch, size - EDGE, EDGE, d);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + f + " for the " + what + " fingerprint", e);
+        }
     }
 
     private static void read(FileChannel ch, long pos, int len, MessageDigest d) throws IOException {

@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -29,8 +30,8 @@ import org.qoft4j.core.ChildJvm;
  *   <li>Threads: each worker sees {@code cores / nproc-per-node} processors ({@code -XX:ActiveProcessorCount}, so
  *       {@code Runtime.availableProcessors()} and every "all cores" default in the worker agree) and
  *       {@code OMP_NUM_THREADS} is set to the same number.
- *   <li>Logs: worker K's stdout and stderr go to {@code logDir/rank-K.log}; the first worker's lines are also passed
- *       to the console.
+ *   <li>Logs: worker K's stdout and stderr are appended to {@code logDir/rank-K.log} (after a line saying when it
+ *       started); the first worker's lines are also passed to the console.
  *   <li>Failure: when a worker exits with a non-zero status or dies, the others are stopped (SIGTERM, then SIGKILL
  *       after the stop grace) and {@link #run} throws, naming the rank, its status and its last log lines.
  *   <li>No orphans: if this JVM ends (normally, by a signal, or by kill -9) the workers end too: a shutdown hook
@@ -226,7 +227,11 @@ public final class Launcher {
         }
 
         void start(ProcessBuilder pb) throws IOException {
-            BufferedWriter w = Files.newBufferedWriter(log, StandardCharsets.UTF_8);
+            // appended: a resumed run keeps the log of the run it resumes (what failed there)
+            BufferedWriter w = Files.newBufferedWriter(log, StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            w.write("==== " + java.time.Instant.now() + ": rank " + env.rank() + " of " + env.worldSize() + " started by the launcher");
+            w.newLine();
+            w.flush();
             try {
                 process = pb.start();
             } catch (IOException e) {

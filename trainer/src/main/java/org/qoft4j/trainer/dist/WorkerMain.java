@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
  * end-of-file, and exits: no worker outlives its launcher holding a GPU or a port.
  */
 public final class WorkerMain {
-    /** Set to 1 by the launcher: stdin is the launcher's lifeline. */
-    static final String WATCHDOG_ENV = "QOFT4J_LAUNCHER_LIFELINE";
+    /** Set to 1 by the launcher: stdin is the launcher's lifeline (and the launcher keeps this worker's log). */
+    public static final String WATCHDOG_ENV = "QOFT4J_LAUNCHER_LIFELINE";
     /** Exit status of a worker whose launcher went away. */
     static final int ORPHANED_STATUS = 70;
 

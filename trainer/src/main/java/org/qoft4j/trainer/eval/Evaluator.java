@@ -24,6 +24,25 @@ public final class Evaluator {
     public record Result(double loss, double perplexity, long tokens, int samples, int batches, int truncated) {}
 
     public static Result evaluate(LlamaModel m, List<Sample> samples, int seqLen, int batchSize, boolean packing) {
+        return sums(m, samples, seqLen, batchSize, packing).result();
+    }
+
+    /**
+     * What an evaluation adds up, before the mean: summed NLL and scored tokens (so that several processes, each over
+     * its share of the samples, can combine theirs exactly).
+     */
+    public record Sums(double nllSum, long tokens, int samples, int batches, int truncated) {
+        /** The mean over the scored tokens; an error when there are none. */
+        public Result result() {
+            if (tokens == 0) throw new IllegalArgumentException("no scored tokens to evaluate (every label is -100)");
+            double loss = nllSum / tokens;
+            return new Result(loss, Math.exp(loss), tokens, samples, batches, truncated);
+        }
+    }
+
+    /** The sums over {@code samples} (each once, in order); zeros for none. */
+    public static Sums sums(LlamaModel m, List<Sample> samples, int seqLen, int batchSize, boolean packing) {
+        if (samples.isEmpty()) return new Sums(0, 0, 0, 0, 0);
         DataLoader loader = new DataLoader(samples, seqLen, batchSize, packing, false, 0, 0);
         double sum = 0;
         long tokens = 0;
@@ -41,8 +60,6 @@ public final class Evaluator {
                 batches++;
             }
         }
-        if (tokens == 0) throw new IllegalArgumentException("no scored tokens to evaluate (every label is -100)");
-        double loss = sum / tokens;
-        return new Result(loss, Math.exp(loss), tokens, samples.size(), batches, loader.truncated());
+        return new Sums(sum, tokens, samples.size(), batches, loader.truncated());
     }
 }
