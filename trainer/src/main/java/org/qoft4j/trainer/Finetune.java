@@ -55,7 +55,7 @@ public final class Finetune implements AutoCloseable {
             this.eval = split.eval();
         }
         try {
-            this.adapters = AdapterSet.inject(model, config.adapterConfig(), config.adapter(), config.seed());
+            this.adapters = AdapterSet.inject(model, OrthogonalityGuard.adapterConfig(config), config.adapter(), config.seed());
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }

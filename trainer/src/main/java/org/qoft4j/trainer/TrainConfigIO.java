@@ -197,7 +197,8 @@ public final class TrainConfigIO {
             if (t == int.class || t == long.class) return "an integer";
             if (t == double.class) return "a number";
             if (t == boolean.class) return "true or false";
-            if (t == List.class) return "a list of strings";
+            if (t == List.class) return "a list";
+            if (t == Map.class) return "a mapping ({key: value, ...})";
             return "a string";
         }
         return "a valid value";
