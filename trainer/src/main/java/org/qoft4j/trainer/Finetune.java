@@ -74,7 +74,7 @@ public final class Finetune implements AutoCloseable {
         config.validate();
         useThreads(config);
         Path dir = config.modelDir();
-        TextTokenizer tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir) : null;
+        TextTokenizer tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir, config.addBosToken(), config.addEosToken()) : null;
         LlamaModel m = null;
         try {
             m = ModelLoader.load(dir, config.loadOptions());
@@ -128,7 +128,7 @@ public final class Finetune implements AutoCloseable {
 
     /** The samples of a JSONL file, encoded as the training data is (same tokenizer, masking and options). */
     public List<Sample> readSamples(Path jsonl) {
-        SampleEncoder encoder = new SampleEncoder(tokenizer, config.trainOnPrompt(), model.config().vocabSize());
+        SampleEncoder encoder = new SampleEncoder(tokenizer, config.trainOnPrompt(), model.config().vocabSize(), config.chatTemplateKwargs());
         return JsonlDataset.read(jsonl, encoder, config.skipMalformed(), config.maxSamples()).samples();
     }
 

@@ -87,7 +87,10 @@ public record TrainConfig(
         @Help(value = "LoRA: rank per module-name regex, e.g. {down_proj: 8} (default: none)", label = "{REGEX: R}") Map<String, Integer> rankPattern,
         @Help(value = "LoRA: alpha per module-name regex, e.g. {down_proj: 16} (default: none)", label = "{REGEX: ALPHA}") Map<String, Double> alphaPattern,
         @Help("warn once when an OFT layer's max |R^T R - I| passes this; the target of neumann-terms auto; 0 = off (default: ${DEFAULT})")
-        double orthogonalityThreshold) {
+        double orthogonalityThreshold,
+        @Help(value = "override tokenizer_config's add_bos_token for text records (rendered chats add nothing) (default: as the tokenizer)",
+                label = "true|false") Boolean addBosToken,
+        @Help(value = "override tokenizer_config's add_eos_token for text records (default: as the tokenizer)", label = "true|false") Boolean addEosToken) {
 
     public TrainConfig {
         targetModules = targetModules == null ? null : List.copyOf(targetModules);
@@ -111,7 +114,7 @@ public record TrainConfig(
                 null, true,
                 // issue 13
                 Map.of(), 0, true, false, OftConfig.DEFAULT_EPS, false, 0.0, List.of(), List.of(), false, Map.of(), Map.of(),
-                OrthogonalityGuard.DEFAULT_THRESHOLD);
+                OrthogonalityGuard.DEFAULT_THRESHOLD, null, null);
     }
 
     /** This configuration with {@code key=value} overrides applied ({@code with("lr=1e-4", "steps=20")}), validated. */
