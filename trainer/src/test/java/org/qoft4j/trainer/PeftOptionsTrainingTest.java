@@ -213,6 +213,25 @@ class PeftOptionsTrainingTest {
         }
     }
 
+    /** README's config example is a valid configuration, and its issue-13 lines show the defaults (they change nothing). */
+    @Test
+    void readmeConfigExampleParsesAndShowsTheDefaults() throws IOException {
+        String readme = java.nio.file.Files.readString(Path.of("..", "README.md"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("```yaml\n(# run\\.yaml.*?)```", java.util.regex.Pattern.DOTALL).matcher(readme);
+        assertTrue(m.find(), "README has the run.yaml example");
+        Path yaml = tmp.resolve("run.yaml");
+        java.nio.file.Files.writeString(yaml, m.group(1));
+        TrainConfig c = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromYaml(yaml)));
+        TrainConfig d = TrainConfig.defaults();
+        for (String key : List.of("neumann-terms", "orthogonality-threshold", "use-cayley-neumann", "coft", "block-share", "layers-to-transform",
+                "use-rslora", "chat-template-kwargs"))
+            assertTrue(m.group(1).contains("\n" + key + ":"), key + " is in the example");
+        assertEquals(d.neumannTerms(), c.neumannTerms());
+        assertEquals(d.orthogonalityThreshold(), c.orthogonalityThreshold());
+        assertEquals(d.adapterConfig(), TinyLlama.with(c, "target-modules=" + String.join(",", d.targetModules()), "lr=" + d.lr()).adapterConfig());
+        assertEquals(d.chatTemplateKwargs(), c.chatTemplateKwargs());
+    }
+
     static StepMetrics metrics(int step, double orth) {
         return new StepMetrics("train", step, 1.0, 0.01, 1.0, 10, 10, 100, 0.1, 0, 0, null, orth);
     }
