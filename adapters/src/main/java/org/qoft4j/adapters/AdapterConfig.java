@@ -6,4 +6,12 @@ public sealed interface AdapterConfig permits OftConfig, LoraConfig {
     String peftType();
 
     TargetModules targetModules();
+
+    /** {@code exclude_modules} and {@code layers_to_transform}. */
+    TargetFilter filter();
+
+    /** Whether PEFT puts an adapter on the module at {@code modulePath}: a target, not excluded, in a chosen layer. */
+    default boolean targets(String modulePath) {
+        return targetModules().matches(modulePath) && filter().admits(modulePath, targetModules());
+    }
 }

@@ -70,6 +70,31 @@ public final class CayleyNeumann {
         return r.add(torch.bmm(power, q));
     }
 
+    /**
+     * An upper bound on {@code max |R^T R - I|} for the N-term series of a skew-symmetric block whose spectral norm
+     * is {@code s = ||Q||_2} (exact arithmetic; float32 rounding adds ~1e-7). With m = max(3, N - 1) the series is
+     * {@code (I + Q)(I - Q^m)(I - Q)^-1}, so {@code R^T R = (I - (-Q)^m)(I - Q^m)}, all factors commuting. Odd m
+     * (even N, and N = 3): {@code R^T R - I = -Q^(2m)}, spectral norm exactly s^(2m). Even m (odd N >= 5):
+     * {@code -2 Q^m + Q^(2m)}, at most 2 s^m + s^(2m). N = 2: {@code R = I + 2Q}, {@code R^T R - I = -4 Q^2}, 4 s².
+     * N = 1: R = I, 0. An entry of a matrix is at most its spectral norm. ({@code ||Q||_F / sqrt(2)} is a cheaper
+     * upper bound on s: the eigenvalues of a real skew-symmetric matrix are ±i·λ, so ||Q||_F² = 2 Σ λ².)
+     * Derivation: docs/DESIGN.md.
+     */
+    public static double orthogonalityBound(int terms, double s) {
+        if (terms < 1 || terms > OftConfig.MAX_NEUMANN_TERMS)
+            throw new IllegalArgumentException("Neumann terms must be 1.." + OftConfig.MAX_NEUMANN_TERMS + ", got " + terms);
+        if (terms == 1) return 0.0;
+        if (terms == 2) return 4 * s * s;
+        int m = Math.max(3, terms - 1);
+        return m % 2 == 1 ? Math.pow(s, 2 * m) : 2 * Math.pow(s, m) + Math.pow(s, 2 * m);
+    }
+
+    /** The largest spectral norm {@code ||Q_i||_2} over the blocks of {@code Q [m, b, b]} (skew-symmetric): sqrt of -Q²'s top eigenvalue. */
+    public static double maxSpectralNorm(Tensor q) {
+        Tensor negSquare = torch.bmm(q, q).neg();                      // Q^T Q = -Q^2, symmetric PSD
+        return Math.sqrt(Math.max(0.0, torch.linalg_eigvalsh(negSquare).max().item_double()));
+    }
+
     /** The exact Cayley transform of {@code Q [m, b, b]} under {@code convention}, by a batched linear solve. */
     public static Tensor exact(Tensor q, CayleyConvention convention) {
         Tensor eye = identity(q);

@@ -32,6 +32,8 @@ public final class LoraLayer implements AdapterLayer {
 
     private final LinearLayer base;
     private final LoraConfig config;
+    private final int rank;        // this module's r (rank_pattern or the config's r)
+    private final double scaling;  // this module's alpha / r (or / sqrt(r))
     private final Tensor a; // [r, in]
     private final Tensor b; // [out, r]
     private boolean training = true;
@@ -45,14 +47,24 @@ public final class LoraLayer implements AdapterLayer {
      * @param device where the parameters live; null: CPU
      */
     public LoraLayer(LinearLayer base, LoraConfig config, long seed, Device device) {
+        this(base, config, null, seed, device);
+    }
+
+    /**
+     * @param modulePath picks this module's rank and alpha from the config's rank_pattern / alpha_pattern; null: the
+     *                   config's r and alpha
+     */
+    public LoraLayer(LinearLayer base, LoraConfig config, String modulePath, long seed, Device device) {
         this.base = base;
         this.config = config;
+        this.rank = config.rankFor(modulePath);
+        this.scaling = config.scalingFor(modulePath);
         long in = base.inFeatures(), out = base.outFeatures();
         double bound = 1.0 / Math.sqrt(in); // kaiming_uniform_(a = sqrt(5)): gain sqrt(1/3) * sqrt(3 / fan_in)
         Generator g = torch.make_generator_cpu(seed);
-        Tensor initA = torch.empty(new long[] {config.r(), in}, new TensorOptions(ScalarType.Float), null)
+        Tensor initA = torch.empty(new long[] {rank, in}, new TensorOptions(ScalarType.Float), null)
                 .uniform_(-bound, bound, new GeneratorOptional(g));
-        Tensor initB = torch.zeros(new long[] {out, config.r()}, new TensorOptions(ScalarType.Float));
+        Tensor initB = torch.zeros(new long[] {out, rank}, new TensorOptions(ScalarType.Float));
         if (device != null && !device.is_cpu()) {
             initA = initA.to(device, ScalarType.Float);
             initB = initB.to(device, ScalarType.Float);
@@ -63,6 +75,16 @@ public final class LoraLayer implements AdapterLayer {
 
     public LoraConfig config() {
         return config;
+    }
+
+    /** This module's rank. */
+    public int rank() {
+        return rank;
+    }
+
+    /** This module's factor in front of {@code B A}. */
+    public double scaling() {
+        return scaling;
     }
 
     /** {@code [r, in]}. */
@@ -84,7 +106,7 @@ public final class LoraLayer implements AdapterLayer {
         Tensor result = base.forward(x);
         Tensor xf = dt == ScalarType.Float ? x : x.to(ScalarType.Float);
         if (training && config.dropout() > 0) xf = torch.dropout(xf, config.dropout(), true);
-        Tensor delta = torch.matmul(torch.matmul(xf, a.t()), b.t()).mul(new Scalar(config.scaling()));
+        Tensor delta = torch.matmul(torch.matmul(xf, a.t()), b.t()).mul(new Scalar(scaling));
         Tensor y = result.add(delta); // promotes to float32 when x is bf16/fp16
         return y.scalar_type().intern() == dt ? y : y.to(dt);
     }
@@ -113,7 +135,7 @@ public final class LoraLayer implements AdapterLayer {
             if (!Arrays.equals(Tensors.shape(v), Tensors.shape(e.getValue())))
                 throw new IllegalArgumentException(e.getKey() + ": shape " + Arrays.toString(Tensors.shape(v))
                         + " does not match the layer's " + Arrays.toString(Tensors.shape(e.getValue()))
-                        + " (r = " + config.r() + ", in " + base.inFeatures() + ", out " + base.outFeatures() + ")");
+                        + " (r = " + rank + ", in " + base.inFeatures() + ", out " + base.outFeatures() + ")");
         }
         try (NoGradGuard g = new NoGradGuard()) {
             a.copy_(values.get(A_KEY));

@@ -26,7 +26,7 @@ public final class Merge {
                 return fromBlockColumns(torch.bmm(wb, r.transpose(1, 2)), w.size(0)); // W_i R_i^T
             }
             LoraLayer lora = (LoraLayer) adapter;
-            return w.add(torch.matmul(lora.b(), lora.a()), new Scalar(lora.config().scaling()));
+            return w.add(torch.matmul(lora.b(), lora.a()), new Scalar(lora.scaling()));
         }
     }
 
@@ -48,7 +48,7 @@ public final class Merge {
                 return fromBlockColumns(x, w.size(0));
             }
             LoraLayer lora = (LoraLayer) adapter;
-            return w.sub(torch.matmul(lora.b(), lora.a()), new Scalar(lora.config().scaling()));
+            return w.sub(torch.matmul(lora.b(), lora.a()), new Scalar(lora.scaling()));
         }
     }
 

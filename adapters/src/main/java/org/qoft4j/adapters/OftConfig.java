@@ -13,10 +13,15 @@ package org.qoft4j.adapters;
  * @param eps               COFT's radius
  * @param initWeights       true: zero init (R = I); false: PEFT's {@code init_weights=False}, normal(0, 0.1)
  * @param targetModules     which modules a model wraps (used by the trainer and written to adapter_config.json)
+ * @param moduleDropout     PEFT's {@code module_dropout}: in training, each forward replaces {@code int(p * blocks)}
+ *                          randomly chosen blocks of R by the identity (PEFT's {@code MultiplicativeDropoutLayer});
+ *                          no effect with block sharing, in evaluation, or on the saved adapter
+ * @param filter            {@code exclude_modules} and {@code layers_to_transform}
  */
 public record OftConfig(int r, int blockSize, int neumannTerms, boolean useCayleyNeumann,
                         CayleyConvention exactConvention, boolean blockShare, boolean coft, double eps,
-                        boolean initWeights, TargetModules targetModules) implements AdapterConfig {
+                        boolean initWeights, TargetModules targetModules, double moduleDropout,
+                        TargetFilter filter) implements AdapterConfig {
     public static final int DEFAULT_BLOCK_SIZE = 32;
     public static final int DEFAULT_NEUMANN_TERMS = 5;
     public static final double DEFAULT_EPS = 6e-5;
@@ -31,6 +36,14 @@ public record OftConfig(int r, int blockSize, int neumannTerms, boolean useCayle
         if (!(eps > 0) || Double.isInfinite(eps)) throw new IllegalArgumentException("eps must be positive, got " + eps);
         if (exactConvention == null) throw new IllegalArgumentException("exact Cayley convention is required");
         if (targetModules == null) throw new IllegalArgumentException("target modules are required");
+        if (!(moduleDropout >= 0 && moduleDropout < 1)) throw new IllegalArgumentException("module_dropout must be in [0, 1), got " + moduleDropout);
+        if (filter == null) filter = TargetFilter.NONE;
+    }
+
+    /** Without module dropout or module filter (the fields PEFT's computation reads). */
+    public OftConfig(int r, int blockSize, int neumannTerms, boolean useCayleyNeumann, CayleyConvention exactConvention, boolean blockShare,
+                     boolean coft, double eps, boolean initWeights, TargetModules targetModules) {
+        this(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules, 0.0, TargetFilter.NONE);
     }
 
     /** PEFT's defaults: b = 32, N = 5, Cayley–Neumann on, zero init; all linear layers of a Llama block. */
@@ -40,37 +53,45 @@ public record OftConfig(int r, int blockSize, int neumannTerms, boolean useCayle
     }
 
     public OftConfig withBlockSize(int b) {
-        return new OftConfig(0, b, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules);
+        return new OftConfig(0, b, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules, moduleDropout, filter);
     }
 
     /** Blocks per layer instead of a block size. */
     public OftConfig withR(int blocks) {
-        return new OftConfig(blocks, 0, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules);
+        return new OftConfig(blocks, 0, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules, moduleDropout, filter);
     }
 
     public OftConfig withNeumannTerms(int n) {
-        return new OftConfig(r, blockSize, n, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules);
+        return new OftConfig(r, blockSize, n, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules, moduleDropout, filter);
     }
 
     /** Exact Cayley transform under {@code convention} instead of the series. */
     public OftConfig withExactCayley(CayleyConvention convention) {
-        return new OftConfig(r, blockSize, neumannTerms, false, convention, blockShare, coft, eps, initWeights, targetModules);
+        return new OftConfig(r, blockSize, neumannTerms, false, convention, blockShare, coft, eps, initWeights, targetModules, moduleDropout, filter);
     }
 
     public OftConfig withBlockShare(boolean on) {
-        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, on, coft, eps, initWeights, targetModules);
+        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, on, coft, eps, initWeights, targetModules, moduleDropout, filter);
     }
 
     public OftConfig withCoft(boolean on, double radius) {
-        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, on, radius, initWeights, targetModules);
+        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, on, radius, initWeights, targetModules, moduleDropout, filter);
     }
 
     public OftConfig withInitWeights(boolean zeros) {
-        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, zeros, targetModules);
+        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, zeros, targetModules, moduleDropout, filter);
     }
 
     public OftConfig withTargetModules(TargetModules targets) {
-        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targets);
+        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targets, moduleDropout, filter);
+    }
+
+    public OftConfig withModuleDropout(double p) {
+        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules, p, filter);
+    }
+
+    public OftConfig withFilter(TargetFilter f) {
+        return new OftConfig(r, blockSize, neumannTerms, useCayleyNeumann, exactConvention, blockShare, coft, eps, initWeights, targetModules, moduleDropout, f);
     }
 
     @Override

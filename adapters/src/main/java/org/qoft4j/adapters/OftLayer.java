@@ -29,7 +29,7 @@ public final class OftLayer extends OftAdapter {
         checkInput(x);
         ScalarType dt = x.scalar_type().intern(); // JavaCPP returns fresh enum objects: intern() before ==
         Tensor xf = dt == ScalarType.Float ? x : x.to(ScalarType.Float);
-        Tensor rotated = OftRotation.rotate(xf, rotation.blocks());
+        Tensor rotated = OftRotation.rotate(xf, rotation.blocks(isTraining()));
         return base.forward(dt == ScalarType.Float ? rotated : rotated.to(dt));
     }
 }

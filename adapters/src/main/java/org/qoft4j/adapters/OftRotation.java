@@ -19,7 +19,7 @@ import java.util.Arrays;
  * {@link #blocks()} rebuilds {@code R [blocks, b, b]} from it on every call, so gradients flow to it.
  */
 public final class OftRotation implements AutoCloseable {
-    private final OftConfig config;
+    private OftConfig config; // replaced only by useNeumannTerms (neumann-terms: auto)
     private final BlockSizes.Layout layout;
     private final Tensor weight; // [rows, b(b-1)/2] float32
     private final Tensor index;  // [b*b] gather map of CayleyNeumann.skew, built once on the parameter's device
@@ -48,6 +48,15 @@ public final class OftRotation implements AutoCloseable {
         return config;
     }
 
+    /**
+     * Computes R with {@code n} series terms from now on (the stored parameter is unchanged): how
+     * {@code neumann-terms: auto} raises N between steps as ||Q|| grows. The config reports the new N, so saved
+     * adapters record it.
+     */
+    public void useNeumannTerms(int n) {
+        config = config.withNeumannTerms(n);
+    }
+
     public BlockSizes.Layout layout() {
         return layout;
     }
@@ -67,10 +76,33 @@ public final class OftRotation implements AutoCloseable {
      * expanded over all blocks without a copy.
      */
     public Tensor blocks() {
+        return blocks(false);
+    }
+
+    /**
+     * As {@link #blocks()}; in {@code training} with {@code module_dropout} p > 0 (and no block sharing),
+     * {@code int(p * blocks)} blocks drawn by {@code randperm} from libtorch's global CPU generator are replaced by
+     * the identity, as PEFT's {@code MultiplicativeDropoutLayer} does.
+     */
+    public Tensor blocks(boolean training) {
         if (config.coft()) projectCoft();
         Tensor r = CayleyNeumann.rotation(CayleyNeumann.skew(weight, index), config.neumannTerms(), config.useCayleyNeumann(),
                 config.exactConvention());
-        return config.blockShare() ? r.expand(layout.blocks(), layout.blockSize(), layout.blockSize()) : r;
+        if (config.blockShare()) return r.expand(layout.blocks(), layout.blockSize(), layout.blockSize());
+        return training && config.moduleDropout() > 0 ? dropBlocks(r, config.moduleDropout()) : r;
+    }
+
+    /** {@code R [D, b, b]} with {@code int(p * D)} random blocks set to I (a float mask {@code [D, 1, 1]}, differentiable in R). */
+    static Tensor dropBlocks(Tensor r, double p) {
+        long d = r.size(0);
+        int drop = (int) (p * d);
+        if (drop == 0) return r;
+        float[] ones = new float[(int) d];
+        java.util.Arrays.fill(ones, 0, drop, 1f);
+        Tensor perm = torch.randperm(d, new TensorOptions(ScalarType.Long));        // CPU generator, as RngState replays it
+        Tensor mask = Tensors.of(ones, d).index_select(0, perm).reshape(d, 1, 1);
+        if (!r.device().is_cpu()) mask = mask.to(r.device(), ScalarType.Float);
+        return r.mul(mask.neg().add(new Scalar(1.0))).add(CayleyNeumann.identity(r).mul(mask));
     }
 
     /** Blockwise {@code x R}: {@code x [..., r*b]} times {@code R [r, b, b]}, {@code x_i R_i} per block, as a batched matmul. */

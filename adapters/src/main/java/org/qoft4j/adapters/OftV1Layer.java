@@ -29,7 +29,7 @@ public final class OftV1Layer extends OftAdapter {
         checkInput(x);
         ScalarType dt = x.scalar_type().intern(); // JavaCPP returns fresh enum objects: intern() before ==
         Tensor w = base.dequantizedWeight(ScalarType.Float);                        // [out, in]
-        Tensor rotatedWeight = torch.matmul(w, blockDiagonal(rotation.blocks()).t()); // W R^T
+        Tensor rotatedWeight = torch.matmul(w, blockDiagonal(rotation.blocks(isTraining())).t()); // W R^T
         Tensor y = torch.matmul(dt == ScalarType.Float ? x : x.to(ScalarType.Float), rotatedWeight.t());
         if (base.bias() != null) y = y.add(base.bias().to(ScalarType.Float));
         return dt == ScalarType.Float ? y : y.to(dt);

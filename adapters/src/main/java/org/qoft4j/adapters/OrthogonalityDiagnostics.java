@@ -39,6 +39,13 @@ public final class OrthogonalityDiagnostics {
         }
     }
 
+    /** The largest spectral norm {@code ||Q||_2} of the layer's blocks (what {@link CayleyNeumann#orthogonalityBound} reads). */
+    public static double maxQSpectralNorm(OftRotation rotation) {
+        try (NoGradGuard g = new NoGradGuard()) {
+            return CayleyNeumann.maxSpectralNorm(CayleyNeumann.skew(rotation.weight(), rotation.blockSize()));
+        }
+    }
+
     /** One entry per OFT layer of {@code adapters} (LoRA layers are skipped), sorted by module path. */
     public static List<LayerOrthogonality> measure(Map<String, ? extends AdapterLayer> adapters) {
         List<LayerOrthogonality> out = new ArrayList<>();

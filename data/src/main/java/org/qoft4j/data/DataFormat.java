@@ -8,6 +8,8 @@ public enum DataFormat {
     ALPACA,
     /** {@code {"messages": [{"role": ..., "content": ...}, ...]}} */
     CHAT,
+    /** {@code {"conversations": [{"from": ..., "value": ...}, ...]}} (ShareGPT, as LLaMA-Factory and Axolotl read it) */
+    SHAREGPT,
     /** {@code {"input_ids": [...], "labels": [...]}} */
     TOKENS
 }

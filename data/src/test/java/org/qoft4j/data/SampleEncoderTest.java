@@ -120,7 +120,8 @@ class SampleEncoderTest {
             assertError(e, "{\"text\": 3}", "expected \"text\" to be a string, got 3");
             assertError(e, "{\"instruction\": \"x\"}", "expected \"output\" to be a string");
             assertError(e, "{\"messages\": []}", "non-empty array");
-            assertError(e, "{\"messages\": [{\"role\": \"user\"}]}", "messages[0] must be an object with string \"role\" and \"content\"");
+            assertError(e, "{\"messages\": [{\"role\": \"user\"}]}", "messages[0] (user) needs \"content\"");
+            assertError(e, "{\"messages\": [{\"content\": \"x\"}]}", "messages[0] must be an object with a string \"role\"");
             assertError(e, "[1, 2]", "expected a JSON object");
         }
     }

@@ -15,7 +15,9 @@ import org.qoft4j.adapters.LoraLayer;
 import org.qoft4j.adapters.OftConfig;
 import org.qoft4j.adapters.OftLayer;
 import org.qoft4j.adapters.OftV1Layer;
+import org.qoft4j.adapters.OftAdapter;
 import org.qoft4j.adapters.OrthogonalityDiagnostics;
+import org.qoft4j.adapters.TargetFilter;
 import org.qoft4j.adapters.peft.PeftAdapter;
 import org.qoft4j.adapters.peft.PeftAdapterIO;
 
@@ -59,12 +61,12 @@ public final class AdapterSet implements AutoCloseable {
         try {
             int i = 0;
             for (Projection p : model.projections().values()) {
-                if (!config.targetModules().matches(p.path())) continue;
+                if (!config.targets(p.path())) continue;
                 long layerSeed = seed * 1_000_003L + i++;
                 AdapterLayer a = config instanceof OftConfig oft
                         ? kind == AdapterKind.OFT_V1 ? new OftV1Layer(p.base(), oft, p.path(), layerSeed, model.device())
                                 : new OftLayer(p.base(), oft, p.path(), layerSeed, model.device())
-                        : new LoraLayer(p.base(), (LoraConfig) config, layerSeed, model.device());
+                        : new LoraLayer(p.base(), (LoraConfig) config, p.path(), layerSeed, model.device());
                 layers.put(p.path(), p.attach(a));
             }
         } catch (RuntimeException e) {
@@ -72,7 +74,8 @@ public final class AdapterSet implements AutoCloseable {
             throw e;
         }
         if (layers.isEmpty())
-            throw new IllegalArgumentException("target modules " + config.targetModules() + " match none of the model's projections (e.g. "
+            throw new IllegalArgumentException("target modules " + config.targetModules() + (config.filter().equals(TargetFilter.NONE) ? "" : " " + config.filter())
+                    + " match none of the model's projections (e.g. "
                     + model.projections().keySet().iterator().next() + ")");
         return new AdapterSet(model, config, layers, List.of());
     }
@@ -95,8 +98,9 @@ public final class AdapterSet implements AutoCloseable {
         return s;
     }
 
+    /** The adapters' configuration (for OFT, with the Neumann terms in use now: see {@link #useNeumannTerms}). */
     public AdapterConfig config() {
-        return config;
+        return layers.values().iterator().next() instanceof OftAdapter oft ? oft.config() : config;
     }
 
     /** Module path -> adapter, in the model's order. */
@@ -144,6 +148,27 @@ public final class AdapterSet implements AutoCloseable {
         for (OrthogonalityDiagnostics.LayerOrthogonality o : OrthogonalityDiagnostics.measure(layers))
             worst = Double.isNaN(worst) ? o.maxOrthogonalityError() : Math.max(worst, o.maxOrthogonalityError());
         return worst;
+    }
+
+    /** Per OFT layer: {@code max |R^T R - I|} and the largest block's {@code ||Q||_F} (empty for LoRA). */
+    public List<OrthogonalityDiagnostics.LayerOrthogonality> orthogonality() {
+        return OrthogonalityDiagnostics.measure(layers);
+    }
+
+    /**
+     * Every OFT layer computes R with {@code n} Cayley-Neumann terms from now on (neumann-terms: auto); the saved
+     * adapter_config.json records the new N. No effect on LoRA layers or with the exact Cayley transform.
+     */
+    public void useNeumannTerms(int n) {
+        for (AdapterLayer a : layers.values())
+            if (a instanceof OftAdapter oft) oft.rotation().useNeumannTerms(n);
+    }
+
+    /** The Neumann terms the OFT layers use now, or 0 for LoRA. */
+    public int neumannTerms() {
+        for (AdapterLayer a : layers.values())
+            if (a instanceof OftAdapter oft) return oft.config().neumannTerms();
+        return 0;
     }
 
     /** Writes adapter_config.json + adapter_model.safetensors into {@code dir}. */

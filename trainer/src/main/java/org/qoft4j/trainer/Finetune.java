@@ -65,7 +65,7 @@ public final class Finetune implements AutoCloseable {
             this.eval = split.eval();
         }
         try {
-            this.adapters = AdapterSet.inject(model, config.adapterConfig(), config.adapter(), config.seed());
+            this.adapters = AdapterSet.inject(model, OrthogonalityGuard.adapterConfig(config), config.adapter(), config.seed());
         } catch (IllegalArgumentException e) {
             throw new ConfigException(e.getMessage(), e);
         }
@@ -88,7 +88,7 @@ public final class Finetune implements AutoCloseable {
         try {
             useThreads(config, dp);
             Path dir = config.modelDir();
-            tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir) : null;
+            tok = Files.exists(dir.resolve("tokenizer.json")) ? TextTokenizer.load(dir, config.addBosToken(), config.addEosToken()) : null;
             m = ModelLoader.load(dir, dp.loadOptions(config));
             return new Finetune(config, m, tok, true, dp);
         } catch (RuntimeException e) {
@@ -168,7 +168,7 @@ public final class Finetune implements AutoCloseable {
 
     /** The samples of a JSONL file, encoded as the training data is (same tokenizer, masking and options). */
     public List<Sample> readSamples(Path jsonl) {
-        SampleEncoder encoder = new SampleEncoder(tokenizer, config.trainOnPrompt(), model.config().vocabSize());
+        SampleEncoder encoder = new SampleEncoder(tokenizer, config.trainOnPrompt(), model.config().vocabSize(), config.chatTemplateKwargs());
         return JsonlDataset.read(jsonl, encoder, config.skipMalformed(), config.maxSamples()).samples();
     }
 

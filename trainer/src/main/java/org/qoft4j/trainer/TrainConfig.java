@@ -2,11 +2,16 @@ package org.qoft4j.trainer;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.qoft4j.adapters.AdapterConfig;
 import org.qoft4j.adapters.AdapterKind;
+import org.qoft4j.adapters.CayleyConvention;
 import org.qoft4j.adapters.LoraConfig;
 import org.qoft4j.adapters.OftConfig;
+import org.qoft4j.adapters.TargetFilter;
 import org.qoft4j.adapters.TargetModules;
 import org.qoft4j.core.ComputeDtype;
 import org.qoft4j.core.DeviceSpec;
@@ -50,7 +55,8 @@ public record TrainConfig(
         @Help(value = "how the frozen base is stored: quantized on load, or adopted as stored when already 4-bit (default: ${DEFAULT})",
                 label = "nf4|fp4|int4|none") BaseQuant quant,
         @Help("OFT block size b (default: ${DEFAULT})") int oftBlockSize,
-        @Help("OFT Cayley-Neumann terms (default: ${DEFAULT})") int neumannTerms,
+        @Help(value = "OFT Cayley-Neumann terms 1..8, or auto: chosen between steps from the blocks' ||Q|| so that max |R^T R - I| stays under "
+                + "orthogonality-threshold (default: ${DEFAULT})", label = "N|auto") NeumannTerms neumannTerms,
         @Help("LoRA rank (default: ${DEFAULT})") int loraR,
         @Help("LoRA alpha (default: ${DEFAULT})") double loraAlpha,
         @Help("LoRA dropout on the adapter input (default: ${DEFAULT})") double loraDropout,
@@ -70,10 +76,36 @@ public record TrainConfig(
         @Help("data-parallel timeout, seconds: joining the group, and any one collective; a lost worker stops the others within it "
                 + "(default: ${DEFAULT})") int distTimeout,
         @Help("launch each layer's gradient all-reduce as soon as its backward ends, overlapping the next layer's; --no-dist-overlap: "
-                + "after the whole backward (default: ${DEFAULT})") boolean distOverlap) {
+                + "after the whole backward (default: ${DEFAULT})") boolean distOverlap,
+        // ---- issue 13: chat-template kwargs; PEFT's OFT and LoRA options; the orthogonality guard ----
+        @Help(value = "extra chat-template variables for every chat record, e.g. {enable_thinking: false, date_string: 26 Jul 2024}; a record's "
+                + "own chat_template_kwargs win (default: none)", label = "{KEY: VALUE}") Map<String, Object> chatTemplateKwargs,
+        @Help("OFT blocks per layer (PEFT's r) instead of a block size; 0 = use oft-block-size (default: ${DEFAULT})") int oftR,
+        @Help("OFT rotation by the truncated Cayley-Neumann series; --no-use-cayley-neumann: the exact Cayley transform (a batched solve, "
+                + "orthogonal to rounding) (default: ${DEFAULT})") boolean useCayleyNeumann,
+        @Help("constrained OFT: before each forward every block's ||Q||_F is clipped to coft-eps / sqrt(blocks) (default: ${DEFAULT})") boolean coft,
+        @Help("COFT's radius eps, PEFT's eps (default: ${DEFAULT})") double coftEps,
+        @Help("OFT: one rotation block shared by all blocks of a layer (default: ${DEFAULT})") boolean blockShare,
+        @Help("OFT: in training, int(p * blocks) random blocks of R are the identity on each forward (PEFT's module_dropout) (default: ${DEFAULT})")
+        double moduleDropout,
+        @Help(value = "adapt only these decoder layers, e.g. 0,1,2 (default: all)", label = "N[,N...]") List<Integer> layersToTransform,
+        @Help(value = "modules never adapted, by name suffix or one regex (default: none)", label = "NAME[,NAME...]") List<String> excludeModules,
+        @Help("LoRA: rank-stabilized scaling lora-alpha / sqrt(r) instead of / r (default: ${DEFAULT})") boolean useRslora,
+        @Help(value = "LoRA: rank per module-name regex, e.g. {down_proj: 8} (default: none)", label = "{REGEX: R}") Map<String, Integer> rankPattern,
+        @Help(value = "LoRA: alpha per module-name regex, e.g. {down_proj: 16} (default: none)", label = "{REGEX: ALPHA}") Map<String, Double> alphaPattern,
+        @Help("warn once when an OFT layer's max |R^T R - I| passes this; the target of neumann-terms auto; 0 = off (default: ${DEFAULT})")
+        double orthogonalityThreshold,
+        @Help(value = "override tokenizer_config's add_bos_token for text records (rendered chats add nothing) (default: as the tokenizer)",
+                label = "true|false") Boolean addBosToken,
+        @Help(value = "override tokenizer_config's add_eos_token for text records (default: as the tokenizer)", label = "true|false") Boolean addEosToken) {
 
     public TrainConfig {
         targetModules = targetModules == null ? null : List.copyOf(targetModules);
+        chatTemplateKwargs = chatTemplateKwargs == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(chatTemplateKwargs));
+        layersToTransform = layersToTransform == null ? List.of() : List.copyOf(layersToTransform);
+        excludeModules = excludeModules == null ? List.of() : List.copyOf(excludeModules);
+        rankPattern = rankPattern == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern));
+        alphaPattern = alphaPattern == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern));
     }
 
     /** The defaults every YAML file, flag and override is applied on top of (model and data must still be given). */
@@ -83,12 +115,15 @@ public record TrainConfig(
                 2e-4, 10, 0.1, 0.0, 0.9, 0.999, 1e-8, 1.0,
                 0, 0, 2, 42,
                 DeviceSpec.CPU, ComputeDtype.AUTO, 0,
-                AdapterKind.OFT, BaseQuant.NF4, OftConfig.DEFAULT_BLOCK_SIZE, OftConfig.DEFAULT_NEUMANN_TERMS, 16, 32, 0.05,
+                AdapterKind.OFT, BaseQuant.NF4, OftConfig.DEFAULT_BLOCK_SIZE, NeumannTerms.of(OftConfig.DEFAULT_NEUMANN_TERMS), 16, 32, 0.05,
                 TargetModules.LLAMA_ALL_LINEAR.names(),
                 true, true, false, false, 0,
                 null, true,
                 // issue 11
-                "auto", 120, true);
+                "auto", 120, true,
+                // issue 13
+                Map.of(), 0, true, false, OftConfig.DEFAULT_EPS, false, 0.0, List.of(), List.of(), false, Map.of(), Map.of(),
+                OrthogonalityGuard.DEFAULT_THRESHOLD, null, null);
     }
 
     /** This configuration with {@code key=value} overrides applied ({@code with("lr=1e-4", "steps=20")}), validated. */
@@ -138,8 +173,8 @@ public record TrainConfig(
         if (adapter == null) e.add("adapter must be oft, lora or oft-v1");
         if (quant == null) e.add("quant must be nf4, fp4, int4 or none");
         positive(e, "oft-block-size", oftBlockSize);
-        if (neumannTerms < 1 || neumannTerms > OftConfig.MAX_NEUMANN_TERMS)
-            e.add("neumann-terms must be 1.." + OftConfig.MAX_NEUMANN_TERMS + ", got " + neumannTerms);
+        if (neumannTerms == null || (!neumannTerms.isAuto() && (neumannTerms.fixed() < 1 || neumannTerms.fixed() > OftConfig.MAX_NEUMANN_TERMS)))
+            e.add("neumann-terms must be 1.." + OftConfig.MAX_NEUMANN_TERMS + ", got " + neumannTerms + " (or auto)");
         positive(e, "lora-r", loraR);
         if (!Double.isFinite(loraAlpha) || loraAlpha <= 0) e.add("lora-alpha must be a positive number, got " + loraAlpha);
         if (!(loraDropout >= 0 && loraDropout < 1)) e.add("lora-dropout must be in [0, 1), got " + loraDropout);
@@ -148,7 +183,44 @@ public record TrainConfig(
         // issue 11
         if (distBackend == null || !List.of("auto", "gloo", "nccl").contains(distBackend)) e.add("dist-backend must be auto, gloo or nccl, got '" + distBackend + "'");
         positive(e, "dist-timeout", distTimeout);
+        issue13Problems(e);
         return e;
+    }
+
+    /** Checks of the issue-13 options (chat-template kwargs, PEFT's OFT / LoRA options, the orthogonality guard). */
+    private void issue13Problems(List<String> e) {
+        nonNegative(e, "oft-r", oftR);
+        if (!(coftEps > 0) || Double.isInfinite(coftEps)) e.add("coft-eps must be a positive number, got " + coftEps);
+        if (!(moduleDropout >= 0 && moduleDropout < 1)) e.add("module-dropout must be in [0, 1), got " + moduleDropout);
+        if (layersToTransform.stream().anyMatch(i -> i == null || i < 0)) e.add("layers-to-transform must list layer indices >= 0, got " + layersToTransform);
+        if (excludeModules.stream().anyMatch(TrainConfig::blank)) e.add("exclude-modules must list module names, got " + excludeModules);
+        rankPattern.forEach((k, v) -> {
+            if (v == null || v < 1) e.add("rank-pattern: '" + k + "' must map to a rank >= 1, got " + v);
+        });
+        alphaPattern.forEach((k, v) -> {
+            if (v == null || !Double.isFinite(v)) e.add("alpha-pattern: '" + k + "' must map to a finite number, got " + v);
+        });
+        for (String k : union(rankPattern.keySet(), alphaPattern.keySet())) {
+            try {
+                java.util.regex.Pattern.compile(k);
+            } catch (RuntimeException x) {
+                e.add("rank-pattern / alpha-pattern key '" + k + "' is not a regular expression: " + x.getMessage());
+            }
+        }
+        if (!(orthogonalityThreshold >= 0) || Double.isInfinite(orthogonalityThreshold))
+            e.add("orthogonality-threshold must be >= 0 (0 = off), got " + orthogonalityThreshold);
+        if (neumannTerms != null && neumannTerms.isAuto() && !(orthogonalityThreshold > 0))
+            e.add("neumann-terms auto needs a positive orthogonality-threshold (the error it keeps N under)");
+        if (adapter == AdapterKind.LORA && !layersToTransform.isEmpty() && targetModules != null && targetModules.size() == 1
+                && targetModules.get(0).equals(TargetModules.ALL_LINEAR))
+            e.add("layers-to-transform cannot be used with target-modules all-linear for LoRA (PEFT's LoraConfig refuses a string target_modules "
+                    + "with it): list the module names");
+    }
+
+    private static List<String> union(java.util.Set<String> a, java.util.Set<String> b) {
+        List<String> out = new ArrayList<>(a);
+        for (String k : b) if (!a.contains(k)) out.add(k);
+        return out;
     }
 
     private static boolean blank(String s) {
@@ -176,10 +248,28 @@ public record TrainConfig(
                 ? TargetModules.regex(TargetModules.ALL_LINEAR) : new TargetModules(targetModules, null);
     }
 
-    /** The adapter these options describe: OFT with block size and Neumann terms, or LoRA with rank, alpha and dropout. */
+    /**
+     * The adapter these options describe: OFT (block size or r, Neumann terms or the exact transform, COFT, block
+     * sharing, module dropout) or LoRA (rank, alpha, dropout, rsLoRA, per-module patterns), on the target modules less
+     * exclude-modules, in layers-to-transform. With {@code neumann-terms: auto} the adapters start at
+     * {@link OrthogonalityGuard#AUTO_TERMS}[0] terms (see {@link OrthogonalityGuard#adapterConfig} for resuming).
+     */
     public AdapterConfig adapterConfig() {
-        if (adapter.isOft()) return OftConfig.defaults().withBlockSize(oftBlockSize).withNeumannTerms(neumannTerms).withTargetModules(targets());
-        return new LoraConfig(loraR, loraAlpha, loraDropout, false, targets());
+        TargetFilter filter = new TargetFilter(excludeModules.isEmpty() ? null : excludeTargets(), layersToTransform.isEmpty() ? null : layersToTransform,
+                null);
+        if (adapter.isOft()) {
+            OftConfig c = oftR > 0 ? OftConfig.defaults().withR(oftR) : OftConfig.defaults().withBlockSize(oftBlockSize);
+            c = c.withNeumannTerms(neumannTerms.isAuto() ? OrthogonalityGuard.AUTO_TERMS[0] : neumannTerms.fixed());
+            if (!useCayleyNeumann) c = c.withExactCayley(CayleyConvention.NEUMANN_CONSISTENT);
+            return c.withBlockShare(blockShare).withCoft(coft, coftEps).withModuleDropout(moduleDropout).withFilter(filter).withTargetModules(targets());
+        }
+        return new LoraConfig(loraR, loraAlpha, loraDropout, useRslora, targets(), rankPattern, alphaPattern, filter);
+    }
+
+    /** exclude-modules as PEFT's exclude_modules: one entry that is not a plain module name is a regex, else a list of names. */
+    private TargetModules excludeTargets() {
+        if (excludeModules.size() == 1 && !excludeModules.get(0).matches("[A-Za-z0-9_.]+")) return TargetModules.regex(excludeModules.get(0));
+        return new TargetModules(excludeModules, null);
     }
 
     /** Where the model goes and in which dtype it computes; linear layers quantized on load unless quant is none. */

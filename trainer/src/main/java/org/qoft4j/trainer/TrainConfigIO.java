@@ -165,6 +165,8 @@ public final class TrainConfigIO {
                 ArrayNode list = YAML.createArrayNode();
                 for (String s : v.asText().split(",")) if (!s.isBlank()) list.add(s.trim());
                 v = list;
+            } else if (node.get(key).isArray() && v.isValueNode() && !v.isNull()) { // layers-to-transform=3, as PEFT takes one index
+                v = YAML.createArrayNode().add(v);
             }
             node.set(key, v);
         }
@@ -197,8 +199,9 @@ public final class TrainConfigIO {
             Class<?> t = rc.getType();
             if (t == int.class || t == long.class) return "an integer";
             if (t == double.class) return "a number";
-            if (t == boolean.class) return "true or false";
-            if (t == List.class) return "a list of strings";
+            if (t == boolean.class || t == Boolean.class) return "true or false";
+            if (t == List.class) return "a list";
+            if (t == Map.class) return "a mapping ({key: value, ...})";
             return "a string";
         }
         return "a valid value";

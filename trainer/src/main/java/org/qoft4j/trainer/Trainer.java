@@ -87,6 +87,7 @@ public final class Trainer {
         this.eval = List.copyOf(eval);
         this.loader = newLoader();
         this.rng = new RngState(model.device());
+        addListener(new OrthogonalityGuard(this.config, adapters, this::note)); // issue 13: warns once; neumann-terms auto
     }
 
     /** Adds a listener; {@link #train()} calls them in the order added, on the training thread. */

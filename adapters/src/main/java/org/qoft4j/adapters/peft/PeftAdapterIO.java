@@ -144,7 +144,7 @@ public final class PeftAdapterIO {
                     if (src.parsed().targets(b.getKey()) && (!src.parsed().targetsFromFile() || src.keys().containsKey(b.getKey())))
                         layers.put(b.getKey(), config instanceof OftConfig c
                                 ? new OftLayer(b.getValue(), c, b.getKey(), 0L, device)
-                                : new LoraLayer(b.getValue(), (LoraConfig) config, 0L, device));
+                                : new LoraLayer(b.getValue(), (LoraConfig) config, b.getKey(), 0L, device));
                 for (String module : src.keys().keySet()) {
                     if (layers.containsKey(module)) continue;
                     if (!bases.containsKey(module))
@@ -332,10 +332,11 @@ public final class PeftAdapterIO {
             else if (f.coft() != have.coft() || (f.coft() && f.eps() != have.eps()))
                 problem = "COFT " + f.coft() + " (eps " + f.eps() + ") in the file, " + have.coft() + " (eps " + have.eps() + ") in the layer";
         } else {
-            LoraConfig have = ((LoraLayer) layer).config();
+            LoraLayer have = (LoraLayer) layer;
             if (!(file instanceof LoraConfig f)) problem = "the file holds a " + file.peftType() + " adapter, the layer is LoRA";
-            else if (f.r() != have.r() || f.scaling() != have.scaling())
-                problem = "r = " + f.r() + ", scaling " + f.scaling() + " in the file; r = " + have.r() + ", scaling " + have.scaling() + " in the layer";
+            else if (f.rankFor(module) != have.rank() || f.scalingFor(module) != have.scaling())
+                problem = "r = " + f.rankFor(module) + ", scaling " + f.scalingFor(module) + " in the file; r = " + have.rank() + ", scaling "
+                        + have.scaling() + " in the layer";
         }
         if (problem != null) throw new PeftAdapterException(configFile, module, "does not match the layer: " + problem);
     }

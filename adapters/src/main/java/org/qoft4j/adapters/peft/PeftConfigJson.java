@@ -8,12 +8,14 @@ import org.qoft4j.adapters.AdapterConfig;
 import org.qoft4j.adapters.CayleyConvention;
 import org.qoft4j.adapters.LoraConfig;
 import org.qoft4j.adapters.OftConfig;
+import org.qoft4j.adapters.TargetFilter;
 import org.qoft4j.adapters.TargetModules;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,30 +26,19 @@ final class PeftConfigJson {
     static final String FORMAT_VERSION = "0.18.0";
 
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
-    private static final List<String> DEFAULT_LAYER_PATTERNS = List.of("layers", "h", "block", "blocks", "layer");
 
     private PeftConfigJson() {}
 
     /**
-     * A parsed config plus the fields that select modules beyond {@code target_modules}.
+     * A parsed config (its {@link AdapterConfig#filter()} holds {@code exclude_modules} and
+     * {@code layers_to_transform}).
      *
-     * @param exclude          {@code exclude_modules}, or null
-     * @param layerIndices     {@code layers_to_transform}, or null for all layers
-     * @param layerPatterns    where the layer index sits in a module path ({@code layers_pattern} or PEFT's defaults)
      * @param targetsFromFile  true when the file had no {@code target_modules} (the caller then targets what the file holds)
      */
-    record Parsed(AdapterConfig config, String peftVersion, String baseModel, TargetModules exclude,
-                  Set<Integer> layerIndices, List<String> layerPatterns, boolean targetsFromFile) {
+    record Parsed(AdapterConfig config, String peftVersion, String baseModel, boolean targetsFromFile) {
         /** Whether PEFT would wrap {@code path} under this config. */
         boolean targets(String path) {
-            if (!config.targetModules().matches(path)) return false;
-            if (exclude != null && exclude.matches(path)) return false;
-            if (layerIndices == null) return true;
-            for (String p : layerPatterns) {
-                Matcher m = Pattern.compile("(?:^|\\.)" + Pattern.quote(p) + "\\.(\\d+)\\.").matcher(path);
-                if (m.find()) return layerIndices.contains(Integer.parseInt(m.group(1)));
-            }
-            return false;
+            return config.targets(path);
         }
     }
 
@@ -60,13 +51,13 @@ final class PeftConfigJson {
             o.put("block_share", c.blockShare());
             o.put("coft", c.coft());
             o.put("eps", c.eps());
-            o.putNull("exclude_modules");
+            o.set("exclude_modules", modulesOrNull(c.filter().exclude()));
             o.put("fan_in_fan_out", false);
             o.put("inference_mode", true);
             o.put("init_weights", c.initWeights());
-            o.putNull("layers_pattern");
-            o.putNull("layers_to_transform");
-            o.put("module_dropout", 0.0);
+            o.set("layers_pattern", stringsOrNull(c.filter().layersPattern()));
+            o.set("layers_to_transform", intsOrNull(c.filter().layers()));
+            o.put("module_dropout", c.moduleDropout());
             o.putNull("modules_to_save");
             o.put("num_cayley_neumann_terms", c.neumannTerms());
             o.put("oft_block_size", c.blockSize());
@@ -79,24 +70,25 @@ final class PeftConfigJson {
             o.put("use_cayley_neumann", c.useCayleyNeumann());
         } else {
             LoraConfig c = (LoraConfig) config;
-            o.set("alpha_pattern", F.objectNode());
+            ObjectNode alphas = o.putObject("alpha_pattern");
+            c.alphaPattern().forEach((k, v) -> putNumber(alphas, k, v));
             o.putNull("auto_mapping");
             o.put("base_model_name_or_path", baseModel);
             o.put("bias", "none");
-            o.putNull("exclude_modules");
+            o.set("exclude_modules", modulesOrNull(c.filter().exclude()));
             o.put("fan_in_fan_out", false);
             o.put("inference_mode", true);
             o.put("init_lora_weights", true);
-            o.putNull("layers_pattern");
-            o.putNull("layers_to_transform");
-            if (c.alpha() == Math.rint(c.alpha()) && Math.abs(c.alpha()) < 1e15) o.put("lora_alpha", (long) c.alpha());
-            else o.put("lora_alpha", c.alpha());
+            o.set("layers_pattern", stringsOrNull(c.filter().layersPattern()));
+            o.set("layers_to_transform", intsOrNull(c.filter().layers()));
+            putNumber(o, "lora_alpha", c.alpha());
             o.put("lora_dropout", c.dropout());
             o.putNull("modules_to_save");
             o.put("peft_type", "LORA");
             o.put("peft_version", FORMAT_VERSION);
             o.put("r", c.r());
-            o.set("rank_pattern", F.objectNode());
+            ObjectNode ranks = o.putObject("rank_pattern");
+            c.rankPattern().forEach(ranks::put);
             o.putNull("revision");
             o.set("target_modules", targets(c.targetModules()));
             o.put("task_type", "CAUSAL_LM");
@@ -104,6 +96,30 @@ final class PeftConfigJson {
             o.put("use_rslora", c.useRslora());
         }
         return o;
+    }
+
+    /** An integral alpha as an integer (PEFT's configs hold {@code lora_alpha: 32}), else a float. */
+    private static void putNumber(ObjectNode o, String key, double v) {
+        if (v == Math.rint(v) && Math.abs(v) < 1e15) o.put(key, (long) v);
+        else o.put(key, v);
+    }
+
+    private static JsonNode modulesOrNull(TargetModules t) {
+        return t == null ? F.nullNode() : targets(t);
+    }
+
+    private static JsonNode intsOrNull(List<Integer> xs) {
+        if (xs == null) return F.nullNode();
+        ArrayNode a = F.arrayNode();
+        xs.forEach(a::add);
+        return a;
+    }
+
+    private static JsonNode stringsOrNull(List<String> xs) {
+        if (xs == null) return F.nullNode();
+        ArrayNode a = F.arrayNode();
+        xs.forEach(a::add);
+        return a;
     }
 
     private static JsonNode targets(TargetModules t) {
@@ -138,8 +154,14 @@ final class PeftConfigJson {
             targets = new TargetModules(new ArrayList<>(fileTargets), null);
         }
         TargetModules exclude = targetModules(file, root.get("exclude_modules"), "exclude_modules");
-        Set<Integer> layers = layerIndices(file, root.get("layers_to_transform"));
+        List<Integer> layers = layerIndices(file, root.get("layers_to_transform"));
         List<String> patterns = layerPatterns(file, root.get("layers_pattern"));
+        TargetFilter filter;
+        try {
+            filter = new TargetFilter(exclude, layers, patterns);
+        } catch (IllegalArgumentException e) {
+            throw new PeftAdapterException(file, "layers_pattern", e.getMessage(), e);
+        }
 
         AdapterConfig config;
         switch (type) {
@@ -160,31 +182,45 @@ final class PeftConfigJson {
                 double eps = number(file, root, "eps", OftConfig.DEFAULT_EPS);
                 if (!(eps > 0) || Double.isInfinite(eps)) throw new PeftAdapterException(file, "eps", eps + " is not a positive number");
                 double moduleDropout = number(file, root, "module_dropout", 0.0);
-                if (moduleDropout != 0.0)
-                    warnings.add(file + ": module_dropout " + moduleDropout + " is ignored (it has had no effect since PEFT 0.16)");
+                if (!(moduleDropout >= 0 && moduleDropout < 1))
+                    throw new PeftAdapterException(file, "module_dropout", moduleDropout + " is outside [0, 1)");
                 if (neumann && olderThan(version, 0, 18))
                     warnings.add(file + ": peft_version " + (version == null ? "(absent)" : version) + " is older than 0.18.0, which "
                             + "changed the Cayley-Neumann formula; this adapter is evaluated with the 0.18 formula and its "
                             + "outputs will differ from the PEFT version that trained it. Retrain, or load it with that PEFT version.");
                 config = new OftConfig(r, b, terms, neumann, CayleyConvention.NEUMANN_CONSISTENT, bool(file, root, "block_share", false),
-                        bool(file, root, "coft", false), eps, bool(file, root, "init_weights", true), targets);
+                        bool(file, root, "coft", false), eps, bool(file, root, "init_weights", true), targets, moduleDropout, filter);
             }
             case "LORA" -> {
                 if (bool(file, root, "use_dora", false))
                     throw new PeftAdapterException(file, "use_dora", "DoRA adapters are not supported");
                 if (bool(file, root, "lora_bias", false))
                     throw new PeftAdapterException(file, "lora_bias", "LoRA bias terms are not supported");
-                refuseSet(file, root, "rank_pattern", "per-module ranks are not supported");
-                refuseSet(file, root, "alpha_pattern", "per-module alphas are not supported");
+                Map<String, Integer> ranks = new LinkedHashMap<>();
+                pattern(file, root, "rank_pattern").forEach((k, v) -> {
+                    if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0)
+                        throw new PeftAdapterException(file, "rank_pattern", "'" + k + "' maps to " + v + ", expected a positive integer rank");
+                    ranks.put(k, v.asInt());
+                });
+                Map<String, Double> alphas = new LinkedHashMap<>();
+                pattern(file, root, "alpha_pattern").forEach((k, v) -> {
+                    if (!v.isNumber()) throw new PeftAdapterException(file, "alpha_pattern", "'" + k + "' maps to " + v + ", expected a number");
+                    alphas.put(k, v.asDouble());
+                });
                 int r = integer(file, root, "r", 8);
                 if (r <= 0) throw new PeftAdapterException(file, "r", "LoRA rank must be positive, got " + r);
                 double dropout = number(file, root, "lora_dropout", 0.0);
                 if (!(dropout >= 0 && dropout < 1)) throw new PeftAdapterException(file, "lora_dropout", dropout + " is outside [0, 1)");
-                config = new LoraConfig(r, number(file, root, "lora_alpha", 8), dropout, bool(file, root, "use_rslora", false), targets);
+                try {
+                    config = new LoraConfig(r, number(file, root, "lora_alpha", 8), dropout, bool(file, root, "use_rslora", false), targets, ranks, alphas,
+                            filter);
+                } catch (IllegalArgumentException e) {
+                    throw new PeftAdapterException(file, null, e.getMessage(), e);
+                }
             }
             default -> throw new PeftAdapterException(file, "peft_type", "unknown peft_type '" + type + "' (supported: OFT, LORA)");
         }
-        return new Parsed(config, version, baseModel, exclude, layers, patterns, targetsFromFile);
+        return new Parsed(config, version, baseModel, targetsFromFile);
     }
 
     /** True when {@code version} (e.g. "0.17.1", "0.18.0.dev0") is before major.minor, or absent or unreadable. */
@@ -214,9 +250,19 @@ final class PeftConfigJson {
         return new TargetModules(names, null);
     }
 
-    private static Set<Integer> layerIndices(Path file, JsonNode n) {
+    /** A {@code {"regex": value}} object (PEFT's rank_pattern / alpha_pattern), in file order; empty when absent. */
+    private static Map<String, JsonNode> pattern(Path file, JsonNode root, String field) {
+        JsonNode n = root.get(field);
+        Map<String, JsonNode> out = new LinkedHashMap<>();
+        if (n == null || n.isNull()) return out;
+        if (!n.isObject()) throw new PeftAdapterException(file, field, "expected an object of module-name pattern -> value, got " + n);
+        n.fields().forEachRemaining(e -> out.put(e.getKey(), e.getValue()));
+        return out;
+    }
+
+    private static List<Integer> layerIndices(Path file, JsonNode n) {
         if (n == null || n.isNull()) return null;
-        Set<Integer> out = new HashSet<>();
+        List<Integer> out = new ArrayList<>();
         if (n.isInt()) out.add(n.asInt());
         else if (n.isArray()) {
             for (JsonNode e : n) {
@@ -228,7 +274,7 @@ final class PeftConfigJson {
     }
 
     private static List<String> layerPatterns(Path file, JsonNode n) {
-        if (n == null || n.isNull()) return DEFAULT_LAYER_PATTERNS;
+        if (n == null || n.isNull()) return null;
         if (n.isTextual()) return List.of(n.asText());
         if (n.isArray()) {
             List<String> out = new ArrayList<>();

@@ -93,6 +93,11 @@ public final class ChatTemplateRenderer {
         return new ChatTemplateRenderer(namedSources, specialTokens, clock);
     }
 
+    /** Whether the template {@code opt} selects marks assistant text with {@code {% generation %}} blocks. */
+    public boolean hasGenerationBlocks(Options opt) {
+        return compiled.get(chooseTemplate(opt)).hasGenerationBlocks();
+    }
+
     /** Template names available ("default" for a single template). */
     public List<String> templateNames() {
         return new ArrayList<>(namedSources.keySet());
@@ -192,6 +197,62 @@ public final class ChatTemplateRenderer {
         public Options kwargs(Map<String, ?> more) {
             if (more != null) kwargs.putAll(more);
             return this;
+        }
+
+        /**
+         * Keyword arguments as {@code apply_chat_template(..., **kwargs)} takes them: {@code tools}, {@code documents},
+         * {@code add_generation_prompt} and {@code continue_final_message} set those options, every other key is a
+         * template variable ({@code enable_thinking}, {@code date_string}, ...). Later calls win.
+         *
+         * @throws IllegalArgumentException when one of the four named arguments has the wrong type
+         */
+        public Options applyKwargs(Map<String, ?> args) {
+            if (args == null) return this;
+            for (Map.Entry<String, ?> e : args.entrySet()) {
+                Object v = e.getValue();
+                switch (e.getKey()) {
+                    case "tools" -> tools = listOrNull(e.getKey(), v);
+                    case "documents" -> documents = listOrNull(e.getKey(), v);
+                    case "add_generation_prompt" -> addGenerationPrompt = bool(e.getKey(), v);
+                    case "continue_final_message" -> continueFinalMessage = bool(e.getKey(), v);
+                    default -> kwargs.put(e.getKey(), v);
+                }
+            }
+            return this;
+        }
+
+        private static List<?> listOrNull(String key, Object v) {
+            if (v == null || v instanceof List<?>) return (List<?>) v;
+            throw new IllegalArgumentException(key + " must be a list (or null), got " + v);
+        }
+
+        private static boolean bool(String key, Object v) {
+            if (v instanceof Boolean b) return b;
+            throw new IllegalArgumentException(key + " must be true or false, got " + v);
+        }
+
+        /** An independent copy (the lists and maps inside are shared: templates never change them). */
+        public Options copy() {
+            Options o = new Options();
+            o.tools = tools;
+            o.documents = documents;
+            o.addGenerationPrompt = addGenerationPrompt;
+            o.continueFinalMessage = continueFinalMessage;
+            o.templateName = templateName;
+            o.kwargs.putAll(kwargs);
+            return o;
+        }
+
+        public boolean addGenerationPrompt() {
+            return addGenerationPrompt;
+        }
+
+        public boolean continueFinalMessage() {
+            return continueFinalMessage;
+        }
+
+        public List<?> tools() {
+            return tools;
         }
     }
 

@@ -18,14 +18,22 @@ import java.util.Map;
  */
 public final class JinjaTemplate {
     private final List<Node.Stmt> body;
+    private final boolean hasGenerationBlocks;
 
-    private JinjaTemplate(List<Node.Stmt> body) {
+    private JinjaTemplate(List<Node.Stmt> body, boolean hasGenerationBlocks) {
         this.body = body;
+        this.hasGenerationBlocks = hasGenerationBlocks;
     }
 
     /** Parses a template; a syntax error is a {@link TemplateException} ({@code TemplateSyntaxError}) with the line. */
     public static JinjaTemplate compile(String source) {
-        return new JinjaTemplate(Parser.parse(source));
+        Parser.Parsed p = Parser.parseTemplate(source);
+        return new JinjaTemplate(p.body(), p.hasGeneration());
+    }
+
+    /** Whether the template marks assistant text with {@code {% generation %}} blocks (transformers' assistant mask). */
+    public boolean hasGenerationBlocks() {
+        return hasGenerationBlocks;
     }
 
     /** Renders with the system clock for {@code strftime_now}. */

@@ -22,16 +22,24 @@ import org.qoft4j.data.template.Node.Target;
 final class Parser {
     private final List<Token> tokens;
     private int p;
+    private boolean sawGeneration;
 
     private Parser(List<Token> tokens) {
         this.tokens = tokens;
     }
 
     static List<Stmt> parse(String source) {
+        return parseTemplate(source).body();
+    }
+
+    /** A parsed template and whether it has {@code {% generation %}} blocks anywhere (macros included). */
+    record Parsed(List<Stmt> body, boolean hasGeneration) {}
+
+    static Parsed parseTemplate(String source) {
         Parser parser = new Parser(Lexer.tokenize(source));
         List<Stmt> body = parser.subparse(null);
         if (parser.cur().type != Type.EOF) throw parser.fail("unexpected " + parser.cur());
-        return body;
+        return new Parsed(body, parser.sawGeneration);
     }
 
     // ---------------------------------------------------------------- token stream
@@ -151,6 +159,7 @@ final class Parser {
             }
             case "generation" -> {
                 next();
+                sawGeneration = true;
                 yield new Node.Generation(t.line, parseStatements(Set.of("endgeneration"), true));
             }
             case "block", "extends", "include", "import", "from", "autoescape", "do" ->

@@ -15,17 +15,24 @@ import java.util.Map;
 import java.util.Set;
 import org.qoft4j.data.template.ChatTemplateRenderer;
 import org.qoft4j.data.template.TemplateException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A model's tokenizer: {@code tokenizer.json} through DJL's binding of Hugging Face tokenizers (offline), plus
  * what {@code tokenizer_config.json} adds — the special tokens, {@code add_bos_token} / {@code add_eos_token}
+ * (overridable on loading, as {@code from_pretrained(add_bos_token=...)}), {@code clean_up_tokenization_spaces}
  * and the chat template (or {@code chat_template.jinja}).
  *
- * <p>BOS is never doubled: text (or a rendered template) that already starts with the BOS token keeps just
- * that one. Rendered chat templates are tokenized without adding special tokens, as transformers does.
+ * <p>BOS is never doubled: text that already starts with the BOS string keeps just that one BOS. Here qoft4j
+ * departs from transformers on purpose, which adds a second BOS in front of the text's own (a known cause of
+ * degraded finetunes); the first such text logs a warning. Rendered chat templates are tokenized without adding
+ * special tokens, as transformers' {@code apply_chat_template(tokenize=True)} does, so a template that writes
+ * {@code bos_token} gives exactly one BOS and one that does not gives none.
  */
 public final class TextTokenizer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Logger LOG = LoggerFactory.getLogger(TextTokenizer.class);
 
     static {
         System.setProperty("ai.djl.offline", "true"); // never reach for the network
@@ -41,9 +48,11 @@ public final class TextTokenizer implements AutoCloseable {
     private final Long padId;
     private final Boolean addBos; // tokenizer_config's add_bos_token; null = as tokenizer.json's post-processor does
     private final Boolean addEos;
+    private final boolean cleanUpSpaces; // tokenizer_config's clean_up_tokenization_spaces (transformers' default: false)
     private final ChatTemplateRenderer chatTemplate; // null when the model has none
+    private boolean warnedBos;
 
-    private TextTokenizer(Path source, HuggingFaceTokenizer tokenizer, JsonNode config, Object template) {
+    private TextTokenizer(Path source, HuggingFaceTokenizer tokenizer, JsonNode config, Object template, Boolean addBosOverride, Boolean addEosOverride) {
         this.source = source;
         this.tokenizer = tokenizer;
         Map<String, String> sp = new LinkedHashMap<>();
@@ -56,8 +65,11 @@ public final class TextTokenizer implements AutoCloseable {
         this.bosId = tokenId(sp.get("bos_token"));
         this.eosId = tokenId(sp.get("eos_token"));
         this.padId = tokenId(sp.get("pad_token"));
-        this.addBos = config.has("add_bos_token") && config.get("add_bos_token").isBoolean() ? config.get("add_bos_token").asBoolean() : null;
-        this.addEos = config.has("add_eos_token") && config.get("add_eos_token").isBoolean() ? config.get("add_eos_token").asBoolean() : null;
+        Boolean bos = config.has("add_bos_token") && config.get("add_bos_token").isBoolean() ? config.get("add_bos_token").asBoolean() : null;
+        Boolean eos = config.has("add_eos_token") && config.get("add_eos_token").isBoolean() ? config.get("add_eos_token").asBoolean() : null;
+        this.addBos = addBosOverride != null ? addBosOverride : bos;
+        this.addEos = addEosOverride != null ? addEosOverride : eos;
+        this.cleanUpSpaces = config.path("clean_up_tokenization_spaces").asBoolean(false);
         try {
             this.chatTemplate = template == null ? null : ChatTemplateRenderer.of(template, JSON.convertValue(config, Map.class));
         } catch (TemplateException | IllegalArgumentException e) {
@@ -70,6 +82,15 @@ public final class TextTokenizer implements AutoCloseable {
      * when present.
      */
     public static TextTokenizer load(Path dir) {
+        return load(dir, null, null);
+    }
+
+    /**
+     * As {@link #load(Path)}, with {@code add_bos_token} / {@code add_eos_token} set as transformers'
+     * {@code from_pretrained(dir, add_bos_token=..., add_eos_token=...)} sets them; null keeps tokenizer_config's value.
+     * They change what {@link #encode} adds (text records), never rendered chats.
+     */
+    public static TextTokenizer load(Path dir, Boolean addBos, Boolean addEos) {
         Path json = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(json))
             throw new TokenizerException(json + ": not found (the model directory needs a Hugging Face tokenizer.json)");
@@ -97,7 +118,7 @@ public final class TextTokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new TokenizerException(json + ": cannot load tokenizer: " + e.getMessage(), e);
         }
-        return new TextTokenizer(dir, tok, config, template);
+        return new TextTokenizer(dir, tok, config, template, addBos, addEos);
     }
 
     /** The id of a single token string (an added/special token or a vocabulary entry), or null. */
@@ -143,6 +164,43 @@ public final class TextTokenizer implements AutoCloseable {
     }
 
     /**
+     * Tokens with their text spans.
+     *
+     * @param ids    the tokens, as {@link #encodeRaw}
+     * @param starts start of token i in the text, in UTF-16 chars
+     * @param ends   end (exclusive) of token i; a token that covers part of a character covers all of it
+     */
+    public record Encoded(long[] ids, int[] starts, int[] ends) {}
+
+    /** {@link #encodeRaw} with each token's span in the text (transformers' offset mapping, in Java char offsets). */
+    public Encoded encodeRawWithOffsets(String text) {
+        ai.djl.huggingface.tokenizers.Encoding e = tokenizer.encode(text, false, false);
+        ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = e.getCharTokenSpans();
+        long[] ids = e.getIds();
+        int[] cpToChar = codePointOffsets(text); // tokenizers count Unicode code points; Java strings UTF-16 units
+        int[] starts = new int[ids.length], ends = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            int a = Math.min(spans[i].getStart(), cpToChar.length - 1), b = Math.min(spans[i].getEnd(), cpToChar.length - 1);
+            starts[i] = cpToChar[a];
+            ends[i] = cpToChar[Math.max(a, b)];
+        }
+        return new Encoded(ids, starts, ends);
+    }
+
+    /** UTF-16 offset of each code-point offset 0..n (n + 1 entries). */
+    private static int[] codePointOffsets(String text) {
+        int n = text.codePointCount(0, text.length());
+        int[] out = new int[n + 1];
+        int at = 0;
+        for (int i = 0; i < n; i++) {
+            out[i] = at;
+            at += Character.charCount(text.codePointAt(at));
+        }
+        out[n] = at;
+        return out;
+    }
+
+    /**
      * Tokens of {@code text} with the model's special tokens: BOS (and EOS) as tokenizer.json's post-processor
      * and tokenizer_config.json's {@code add_bos_token}/{@code add_eos_token} say, never two BOS.
      */
@@ -153,6 +211,11 @@ public final class TextTokenizer implements AutoCloseable {
         if (bosId != null) {
             if (Boolean.TRUE.equals(addBos) && (out.isEmpty() || out.get(0) != bosId.longValue())) out.add(0, bosId);
             if (Boolean.FALSE.equals(addBos) && !out.isEmpty() && out.get(0) == bosId.longValue() && !startsWithBos(text)) out.remove(0);
+            if (out.size() >= 2 && out.get(0) == bosId.longValue() && out.get(1) == bosId.longValue() && !warnedBos) {
+                warnedBos = true;
+                LOG.warn("{}: a text starts with the BOS string '{}'; transformers would add a second BOS in front of it, qoft4j keeps one "
+                        + "(remove it from the data to silence this; shown once)", source, specialTokens.get("bos_token"));
+            }
             while (out.size() >= 2 && out.get(0) == bosId.longValue() && out.get(1) == bosId.longValue()) out.remove(0); // no double BOS
         }
         if (eosId != null && Boolean.TRUE.equals(addEos) && (out.isEmpty() || out.get(out.size() - 1) != eosId.longValue())) out.add(eosId);
@@ -170,8 +233,16 @@ public final class TextTokenizer implements AutoCloseable {
         return bos != null && text.startsWith(bos);
     }
 
+    /** Text of {@code ids}, cleaned up as transformers' {@code decode} does when tokenizer_config sets clean_up_tokenization_spaces. */
     public String decode(long[] ids, boolean skipSpecialTokens) {
-        return tokenizer.decode(ids, skipSpecialTokens);
+        String text = tokenizer.decode(ids, skipSpecialTokens);
+        return cleanUpSpaces ? cleanUpTokenization(text) : text;
+    }
+
+    /** transformers' {@code clean_up_tokenization}: no space before . ? ! , and English contractions. */
+    public static String cleanUpTokenization(String s) {
+        return s.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'").replace(" n't", "n't")
+                .replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re");
     }
 
     /** The chat template rendered to text, as transformers renders it; a template that rejects the conversation is an IllegalArgumentException with its message. */
