@@ -63,7 +63,13 @@ public record TrainConfig(
         @Help("skip and count malformed JSONL lines instead of failing (default: ${DEFAULT})") boolean skipMalformed,
         @Help("read at most N samples from each file (default: ${DEFAULT} = all)") int maxSamples,
         @Help(value = "continue from a checkpoint, or the newest one in a run directory", label = "DIR") String resume,
-        @Help("show a progress bar / progress lines (default: ${DEFAULT})") boolean progress) {
+        @Help("show a progress bar / progress lines (default: ${DEFAULT})") boolean progress,
+        // issue 12: training-step efficiency
+        @Help("read the OFT orthogonality diagnostics (max_orthogonality_error in metrics.jsonl) every N steps and at the last; "
+                + "0 = never (default: ${DEFAULT})") int logEvery,
+        @Help(value = "with recompute: how many top layers keep their graph instead of being recomputed; lean = the top one, auto = as many "
+                + "as fit where recomputation peaked before, or a total such as 12GiB (resident on the CPU, allocated on CUDA) (default: ${DEFAULT})",
+                label = "lean|auto|SIZE") String memoryBudget) {
 
     public TrainConfig {
         targetModules = targetModules == null ? null : List.copyOf(targetModules);
@@ -79,7 +85,9 @@ public record TrainConfig(
                 AdapterKind.OFT, BaseQuant.NF4, OftConfig.DEFAULT_BLOCK_SIZE, OftConfig.DEFAULT_NEUMANN_TERMS, 16, 32, 0.05,
                 TargetModules.LLAMA_ALL_LINEAR.names(),
                 true, true, false, false, 0,
-                null, true);
+                null, true,
+                // issue 12
+                10, "auto");
     }
 
     /** This configuration with {@code key=value} overrides applied ({@code with("lr=1e-4", "steps=20")}), validated. */
@@ -123,6 +131,12 @@ public record TrainConfig(
         positive(e, "keep-checkpoints", keepCheckpoints);
         nonNegative(e, "threads", threads);
         nonNegative(e, "max-samples", maxSamples);
+        nonNegative(e, "log-every", logEvery); // issue 12
+        try {
+            KeptLayers.parseCheck(memoryBudget);
+        } catch (IllegalArgumentException ex) {
+            e.add(ex.getMessage());
+        }
         if (device == null) e.add("device must be cpu, cuda or cuda:N");
         if (dtype != ComputeDtype.AUTO && dtype != ComputeDtype.FP32 && dtype != ComputeDtype.BF16)
             e.add("dtype must be fp32, bf16 or auto for training, got '" + dtype + "'");

@@ -49,7 +49,7 @@ import org.qoft4j.core.AtomicDirectories;
 public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
     /** Options that may differ from the checkpoint's when resuming (they do not change the computation). */
-    static final Set<String> RESUME_MAY_CHANGE = Set.of("steps", "epochs", "save-every", "eval-every", "keep-checkpoints", "out", "resume",
+    static final Set<String> RESUME_MAY_CHANGE = Set.of("steps", "epochs", "save-every", "eval-every", "keep-checkpoints", "out", "resume", "log-every", "memory-budget",
             "progress", "threads", "eval-data");
 
     private final TrainConfig config;
@@ -113,7 +113,7 @@ public final class Trainer {
             TrainerState state = start(checkpointer, optimizer, total);
             loader.seek(state.cursor());
             LrSchedule schedule = LrSchedule.of(config, total);
-            BackwardPass pass = BackwardPass.of(model, rng, config.recompute());
+            BackwardPass pass = BackwardPass.of(model, rng, config);
             long tokens = state.tokensSeen();
             double trainSeconds = state.trainSeconds();
             StepMetrics last = null;
@@ -172,15 +172,15 @@ public final class Trainer {
                 Tensor x = pass.run(b, 1.0 / scored).nllSum();
                 nll = nll == null ? x : nll.add(x);
             }
-            double loss = nll.item_double() / scored;
+            StepReadout read = StepReadout.read(nll, optimizer.clipGradNorm(config.maxGradNorm()),
+                    StepReadout.logsDiagnostics(config, step + 1, schedule.totalSteps()) ? adapters.maxOrthogonalityErrorOnDevice() : null); // the step's one host read
+            double loss = read.nllSum() / scored;
             if (!Double.isFinite(loss)) throw diverged(step + 1, "the training loss is " + loss);
-            double gradNorm = optimizer.clipGradNorm(config.maxGradNorm());
-            if (!Double.isFinite(gradNorm)) throw diverged(step + 1, "the gradient norm is " + gradNorm + " (loss " + loss + ")");
+            if (!Double.isFinite(read.gradNorm())) throw diverged(step + 1, "the gradient norm is " + read.gradNorm() + " (loss " + loss + ")");
             optimizer.step(lr);
             double seconds = (System.nanoTime() - t0) / 1e9;
-            Double orth = config.adapter().isOft() ? adapters.maxOrthogonalityError() : null;
-            return new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
-                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth);
+            return new StepMetrics("train", step + 1, loss, lr, read.gradNorm(), tokens, scored, tokens / seconds, seconds,
+                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), read.maxOrthogonalityError());
         }
     }
 

@@ -3,7 +3,12 @@ package org.qoft4j.trainer.eval;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.core.HostReads;
 import org.qoft4j.data.Batch;
 import org.qoft4j.data.DataLoader;
 import org.qoft4j.data.Sample;
@@ -25,7 +30,7 @@ public final class Evaluator {
 
     public static Result evaluate(LlamaModel m, List<Sample> samples, int seqLen, int batchSize, boolean packing) {
         DataLoader loader = new DataLoader(samples, seqLen, batchSize, packing, false, 0, 0);
-        double sum = 0;
+        Tensor sum = torch.zeros(new long[] {}, new TensorOptions(ScalarType.Double).device(new DeviceOptional(m.device()))); // read once, at the end
         long tokens = 0;
         int batches = 0;
         try (NoGradGuard noGrad = new NoGradGuard()) {
@@ -35,14 +40,14 @@ public final class Evaluator {
                     AttentionContext ctx = m.packedContext(b.positionIdsTensor(), b.sequenceIdsTensor());
                     Tensor h = m.hidden(b.inputIdsTensor(), ctx);
                     NextTokenLoss.Sum s = NextTokenLoss.value(m, h, b.labelsTensor());
-                    sum += s.nll().item_double();
+                    sum.add_(s.nll().to(ScalarType.Double));
                     tokens += s.tokens();
                 }
                 batches++;
             }
         }
         if (tokens == 0) throw new IllegalArgumentException("no scored tokens to evaluate (every label is -100)");
-        double loss = sum / tokens;
+        double loss = HostReads.scalar(sum) / tokens;
         return new Result(loss, Math.exp(loss), tokens, samples.size(), batches, loader.truncated());
     }
 }
