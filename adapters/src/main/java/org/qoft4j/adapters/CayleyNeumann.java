@@ -7,6 +7,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.qoft4j.core.HostReads;
 import org.qoft4j.core.Tensors;
 
 /**
@@ -92,7 +93,7 @@ public final class CayleyNeumann {
     /** The largest spectral norm {@code ||Q_i||_2} over the blocks of {@code Q [m, b, b]} (skew-symmetric): sqrt of -Q²'s top eigenvalue. */
     public static double maxSpectralNorm(Tensor q) {
         Tensor negSquare = torch.bmm(q, q).neg();                      // Q^T Q = -Q^2, symmetric PSD
-        return Math.sqrt(Math.max(0.0, torch.linalg_eigvalsh(negSquare).max().item_double()));
+        return Math.sqrt(Math.max(0.0, HostReads.scalar(torch.linalg_eigvalsh(negSquare).max())));
     }
 
     /** The exact Cayley transform of {@code Q [m, b, b]} under {@code convention}, by a batched linear solve. */

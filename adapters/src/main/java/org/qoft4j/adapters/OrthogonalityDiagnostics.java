@@ -4,7 +4,9 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
+import org.qoft4j.core.HostReads;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -28,14 +30,8 @@ public final class OrthogonalityDiagnostics {
 
     public static LayerOrthogonality measure(String module, OftRotation rotation) {
         try (NoGradGuard g = new NoGradGuard()) {
-            Tensor v = rotation.weight();
-            int b = rotation.blockSize();
-            Tensor r = CayleyNeumann.rotation(v, b, rotation.config().neumannTerms(), rotation.config().useCayleyNeumann(),
-                    rotation.config().exactConvention());
-            Tensor err = torch.bmm(r.transpose(1, 2), r).sub(CayleyNeumann.identity(r)).abs().max();
-            Tensor qNorm = CayleyNeumann.skew(v, b).reshape(v.size(0), (long) b * b).norm(
-                    new ScalarOptional(new Scalar(2.0)), new long[] {1}, false).max();
-            return new LayerOrthogonality(module, err.item_double(), qNorm.item_double());
+            double[] v = HostReads.doubles(torch.stack(new TensorVector(orthogonalityError(rotation), maxQNorm(rotation)))); // one read
+            return new LayerOrthogonality(module, v[0], v[1]);
         }
     }
 
@@ -44,6 +40,32 @@ public final class OrthogonalityDiagnostics {
         try (NoGradGuard g = new NoGradGuard()) {
             return CayleyNeumann.maxSpectralNorm(CayleyNeumann.skew(rotation.weight(), rotation.blockSize()));
         }
+    }
+
+    /** {@code max |R^T R - I|} of one layer as a 0-dim fp32 tensor on the parameter's device (not read: no host sync). */
+    public static Tensor orthogonalityError(OftRotation rotation) {
+        try (NoGradGuard g = new NoGradGuard()) {
+            Tensor v = rotation.weight();
+            Tensor r = CayleyNeumann.rotation(v, rotation.blockSize(), rotation.config().neumannTerms(), rotation.config().useCayleyNeumann(),
+                    rotation.config().exactConvention());
+            return torch.bmm(r.transpose(1, 2), r).sub(CayleyNeumann.identity(r)).abs().max();
+        }
+    }
+
+    /**
+     * The largest {@code max |R^T R - I|} over every OFT layer of {@code adapters}, as one 0-dim tensor on their device
+     * (not read), or null when none is OFT. The trainer reads it together with the step's loss: one host read.
+     */
+    public static Tensor maxOrthogonalityError(Map<String, ? extends AdapterLayer> adapters) {
+        List<Tensor> errors = new ArrayList<>();
+        for (AdapterLayer a : adapters.values()) if (a instanceof OftAdapter oft) errors.add(orthogonalityError(oft.rotation()));
+        return errors.isEmpty() ? null : torch.stack(new TensorVector(errors.toArray(new Tensor[0]))).max();
+    }
+
+    private static Tensor maxQNorm(OftRotation rotation) {
+        Tensor v = rotation.weight();
+        int b = rotation.blockSize();
+        return CayleyNeumann.skew(v, b).reshape(v.size(0), (long) b * b).norm(new ScalarOptional(new Scalar(2.0)), new long[] {1}, false).max();
     }
 
     /** One entry per OFT layer of {@code adapters} (LoRA layers are skipped), sorted by module path. */

@@ -36,7 +36,7 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--untimed-steps") Integer untimed;
     @Option(names = "--threads", description = "CPU threads (default: all cores)") Integer threads;
     @Option(names = "--cases", split = ",", paramLabel = "C[,C...]",
-            description = "oft-v1-vs-v2, qoft-vs-qlora, 4bit-vs-full, dequant (the default: these four), data-parallel")
+            description = "oft-v1-vs-v2, qoft-vs-qlora, 4bit-vs-full, dequant (the default: these four), data-parallel, recompute, bf16, contention")
     List<String> cases;
     @Option(names = "--dp-model", paramLabel = "SPEC|DIR", description = "model of the data-parallel case (default: d1024 = hidden 1024, 8 layers)")
     String dpModel;

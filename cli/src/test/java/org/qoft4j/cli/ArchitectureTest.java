@@ -148,6 +148,19 @@ class ArchitectureTest {
         assertEquals(List.of(), bad, "library modules log through the SLF4J API only and leave the console to the application");
     }
 
+    /** Issue 12: a tensor becomes a Java number only through core's HostReads, which counts the reads (one per training step). */
+    @Test
+    void librariesReadTensorValuesOnlyThroughHostReads() {
+        List<String> bad = new ArrayList<>();
+        Pattern item = Pattern.compile("(?<=[\\w)])\\.item(_\\w+)?\\(\\)"); // a call, not "Python's .item()" in a comment
+        sources.forEach((file, text) -> {
+            if (!LIBRARIES.contains(module(file))) return;
+            Matcher m = item.matcher(code(text));
+            while (m.find()) bad.add(file + ": " + m.group());
+        });
+        assertEquals(List.of(), bad, "read tensor values with org.qoft4j.core.HostReads (scalar, doubles) or Tensors.toFloats & co.");
+    }
+
     @Test
     void longFilesSayWhyTheyAreLong() {
         List<String> bad = new ArrayList<>();

@@ -86,8 +86,12 @@ class FinetuneCliTest {
         assertEquals(4, lines.stream().filter(n -> n.path("kind").asText().equals("train")).count());
         assertEquals(List.of(2, 4), lines.stream().filter(n -> n.path("kind").asText().equals("eval")).map(n -> n.path("step").asInt()).toList());
         JsonNode first = lines.get(0);
-        for (String key : List.of("step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "peak_rss_bytes", "max_orthogonality_error"))
+        for (String key : List.of("step", "loss", "lr", "grad_norm", "tokens", "tokens_per_s", "peak_rss_bytes"))
             assertTrue(first.has(key), "metrics line lacks " + key + ": " + first);
+        // the OFT diagnostics are read every log-every (10) steps, on checkpoint steps and at the last: here steps 3 and 4
+        List<Integer> withOrthogonality = lines.stream().filter(n -> n.path("kind").asText().equals("train") && n.has("max_orthogonality_error"))
+                .map(n -> n.path("step").asInt()).toList();
+        assertEquals(List.of(3, 4), withOrthogonality);
         byte[] png = Files.readAllBytes(out.resolve(LossCurve.FILE));
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, Arrays.copyOf(png, 4));
         TrainConfig saved = Checkpointer.config(out.resolve("checkpoints/step-000004"));

@@ -5,7 +5,6 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.LongPointer;
-import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
@@ -52,34 +51,22 @@ public final class Tensors {
         }
     }
 
-    /** The tensor's values as float32, row-major (copied to CPU first when needed). */
+    /** The tensor's values as float32, row-major (copied to CPU first when needed; a {@link HostReads} read). */
     public static float[] toFloats(Tensor t) {
-        Tensor c = t.detach().to(new Device("cpu"), ScalarType.Float).contiguous();
-        float[] out = new float[Math.toIntExact(c.numel())];
-        c.data_ptr_float().get(out);
-        return out;
+        return HostReads.floats(t);
     }
 
     public static double[] toDoubles(Tensor t) {
-        Tensor c = t.detach().to(new Device("cpu"), ScalarType.Double).contiguous();
-        double[] out = new double[Math.toIntExact(c.numel())];
-        c.data_ptr_double().get(out);
-        return out;
+        return HostReads.doubles(t);
     }
 
     public static long[] toLongs(Tensor t) {
-        Tensor c = t.detach().to(new Device("cpu"), ScalarType.Long).contiguous();
-        long[] out = new long[Math.toIntExact(c.numel())];
-        c.data_ptr_long().get(out);
-        return out;
+        return HostReads.longs(t);
     }
 
     /** Raw bytes of a uint8 tensor. */
     public static byte[] toBytes(Tensor t) {
-        Tensor c = t.detach().to(new Device("cpu"), ScalarType.Byte).contiguous();
-        byte[] out = new byte[Math.toIntExact(c.numel())];
-        c.data_ptr_byte().get(out);
-        return out;
+        return HostReads.bytes(t);
     }
 
     /**

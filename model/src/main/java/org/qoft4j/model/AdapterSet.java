@@ -20,6 +20,7 @@ import org.qoft4j.adapters.OrthogonalityDiagnostics;
 import org.qoft4j.adapters.TargetFilter;
 import org.qoft4j.adapters.peft.PeftAdapter;
 import org.qoft4j.adapters.peft.PeftAdapterIO;
+import org.qoft4j.core.HostReads;
 
 /**
  * The adapters attached to one model, by Hugging Face module path ({@code model.layers.0.self_attn.q_proj}): the
@@ -142,12 +143,15 @@ public final class AdapterSet implements AutoCloseable {
         return layers.values().iterator().next().isTraining();
     }
 
-    /** The largest {@code max |R^T R - I|} over all OFT layers, or NaN for LoRA. */
+    /** The largest {@code max |R^T R - I|} over all OFT layers (one host read), or NaN for LoRA. */
     public double maxOrthogonalityError() {
-        double worst = Double.NaN;
-        for (OrthogonalityDiagnostics.LayerOrthogonality o : OrthogonalityDiagnostics.measure(layers))
-            worst = Double.isNaN(worst) ? o.maxOrthogonalityError() : Math.max(worst, o.maxOrthogonalityError());
-        return worst;
+        Tensor t = maxOrthogonalityErrorOnDevice();
+        return t == null ? Double.NaN : HostReads.scalar(t);
+    }
+
+    /** {@link #maxOrthogonalityError()} as a 0-dim tensor on the device, not read; null for LoRA. */
+    public Tensor maxOrthogonalityErrorOnDevice() {
+        return OrthogonalityDiagnostics.maxOrthogonalityError(layers);
     }
 
     /** Per OFT layer: {@code max |R^T R - I|} and the largest block's {@code ||Q||_F} (empty for LoRA). */

@@ -18,6 +18,8 @@ import org.qoft4j.core.memory.NativeMemory;
  *   <li>With grad, autograd keeps what backward needs anyway, so the layers run in the caller's scope.</li>
  *   <li>{@link #backward} recomputes one layer with grad in a scope of its own and backpropagates through it: only
  *       that layer's graph exists while it runs.</li>
+ *   <li>{@link #forwardKeepingGraph} runs a layer with grad and keeps its graph (not its Java handles) until
+ *       {@link #backwardKept}: for the top layers the recompute step does not recompute.</li>
  * </ul>
  */
 public final class LayerRunner {
@@ -37,16 +39,46 @@ public final class LayerRunner {
 
     private LayerRunner() {}
 
+    /** A layer run with grad on a leaf input of its own, its graph kept for {@link #backwardKept}. */
+    public record KeptGraph(Tensor input, Tensor output) {}
+
     /** Layers {@code 0..n-1} on {@code hidden [B, T, D]}; returns the last layer's output {@code [B, T, D]}. */
     public static Tensor forward(LlamaModel m, Tensor hidden, LayerForward f, BeforeLayer before) {
+        return forward(m, hidden, f, before, 0, m.numLayers());
+    }
+
+    /** Layers {@code from..to-1} on {@code hidden [B, T, D]} (the input of layer {@code from}); returns layer {@code to-1}'s output. */
+    public static Tensor forward(LlamaModel m, Tensor hidden, LayerForward f, BeforeLayer before, int from, int to) {
         boolean scoped = !GradMode.is_enabled();
         Tensor h = hidden;
-        for (DecoderLayer l : m.layers()) {
+        for (DecoderLayer l : m.layers().subList(from, to)) {
             before.accept(l.index(), h);
             Tensor in = h;
             h = scoped ? NativeMemory.scoped(() -> f.apply(l, in)) : f.apply(l, in);
         }
         return h;
+    }
+
+    /**
+     * Runs {@code layer} with grad (on a detached copy of {@code input} that requires grad, when {@code inputGrad})
+     * and keeps its graph for {@link #backwardKept}: the layer the recompute step need not recompute because it keeps
+     * what backward needs from the first pass. The layer's Java handles are freed here; the graph keeps what it saved.
+     */
+    public static KeptGraph forwardKeepingGraph(DecoderLayer layer, Tensor input, LayerForward f, boolean inputGrad) {
+        Tensor x = inputGrad ? NativeMemory.scoped(() -> input.detach().set_requires_grad(true)) : input; // one handle in the caller's scope
+        Tensor out = NativeMemory.scoped(() -> f.apply(layer, x));
+        return new KeptGraph(x, out);
+    }
+
+    /**
+     * Backpropagates {@code upstream} (d loss / d output) through a graph kept by {@link #forwardKeepingGraph},
+     * freeing it, and returns d loss / d input {@code [B, T, D]} in the caller's scope (null unless {@code inputGrad}).
+     */
+    public static Tensor backwardKept(KeptGraph g, Tensor upstream, boolean inputGrad) {
+        return NativeMemory.scoped(() -> {
+            torch.backward(new TensorVector(g.output()), new TensorVector(upstream), new BoolOptional(false), false, new TensorVector());
+            return inputGrad ? g.input().grad().detach() : null;
+        });
     }
 
     /**

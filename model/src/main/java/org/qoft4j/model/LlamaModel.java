@@ -10,6 +10,7 @@ import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.adapters.AdapterLayer;
@@ -131,11 +132,29 @@ public final class LlamaModel implements AutoCloseable {
     public Tensor embed(Tensor ids) {
         if (ids.dim() != 2) throw new IllegalArgumentException("token ids must be [batch, length], got " + ids.dim() + "-D");
         if (ids.numel() > 0) {
-            long lo = ids.min().item_long(), hi = ids.max().item_long();
+            long[] range = Tensors.toLongs(torch.stack(new TensorVector(ids.min(), ids.max()))); // one read
+            long lo = range[0], hi = range[1];
             if (lo < 0 || hi >= config.vocabSize())
                 throw new IllegalArgumentException("token id " + (lo < 0 ? lo : hi) + " is outside the vocabulary [0, " + config.vocabSize() + ")");
         }
         return torch.embedding(embedding, ids.to(device, ScalarType.Long));
+    }
+
+    /**
+     * {@link #embed(Tensor)} of ids given as host arrays ({@code [B][T]}, rows of equal length): checked against the
+     * vocabulary in Java, so no tensor is read (the training step's inputs take this path).
+     */
+    public Tensor embed(long[][] ids) {
+        int b = ids.length, t = b == 0 ? 0 : ids[0].length;
+        long[] flat = new long[b * t];
+        for (int i = 0; i < b; i++) {
+            if (ids[i].length != t) throw new IllegalArgumentException("token id rows must have equal lengths: row " + i + " has " + ids[i].length + ", row 0 " + t);
+            for (long id : ids[i])
+                if (id < 0 || id >= config.vocabSize())
+                    throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            System.arraycopy(ids[i], 0, flat, i * t, t);
+        }
+        return torch.embedding(embedding, Tensors.ofLongs(flat, b, t).to(device, ScalarType.Long));
     }
 
     /** {@code hidden [..., D]} -> logits {@code [..., vocab]} in the compute dtype. */

@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.core.HostReads;
 import org.qoft4j.core.Tensors;
 
 /**
@@ -30,7 +31,7 @@ public final class NextTokenLoss {
     public record Sum(Tensor nll, long tokens) {
         /** Mean NLL in nats (reads the sum: a host sync), NaN without scored tokens. */
         public double mean() {
-            return tokens == 0 ? Double.NaN : nll.item_double() / tokens;
+            return tokens == 0 ? Double.NaN : HostReads.scalar(nll) / tokens;
         }
     }
 
@@ -71,8 +72,16 @@ public final class NextTokenLoss {
         return valueAndGrad(m, hidden, labels, scale, defaultChunk(m));
     }
 
+    /** {@link #valueAndGrad(LlamaModel, Tensor, Tensor, double)} with the labels as the batch's host arrays {@code [B][T]} (no tensor read). */
+    public static WithGrad valueAndGrad(LlamaModel m, Tensor hidden, long[][] labels, double scale) {
+        return valueAndGrad(m, hidden, Scored.of(m, hidden, labels, defaultChunk(m)), scale);
+    }
+
     static WithGrad valueAndGrad(LlamaModel m, Tensor hidden, Tensor labels, double scale, long chunk) {
-        Scored s = Scored.of(m, hidden, labels, chunk);
+        return valueAndGrad(m, hidden, Scored.of(m, hidden, labels, chunk), scale);
+    }
+
+    private static WithGrad valueAndGrad(LlamaModel m, Tensor hidden, Scored s, double scale) {
         Tensor flat = hidden.detach().reshape(s.positions, hidden.size(2));
         Tensor grad = torch.zeros_like(flat);
         Tensor sum = zero(m);
@@ -114,14 +123,26 @@ public final class NextTokenLoss {
             if (labels.dim() != 2 || hidden.dim() != 3 || labels.size(0) != hidden.size(0) || labels.size(1) != hidden.size(1))
                 throw new IllegalArgumentException("labels " + Arrays.toString(Tensors.shape(labels)) + " must match hidden "
                         + Arrays.toString(Tensors.shape(hidden)) + " in [batch, length]");
-            long[] y = Tensors.toLongs(labels.to(ScalarType.Long));
+            long[] flat = Tensors.toLongs(labels.to(ScalarType.Long));
             int b = (int) labels.size(0), t = (int) labels.size(1);
+            long[][] rows = new long[b][];
+            for (int i = 0; i < b; i++) rows[i] = Arrays.copyOfRange(flat, i * t, (i + 1) * t);
+            return of(m, hidden, rows, chunk);
+        }
+
+        static Scored of(LlamaModel m, Tensor hidden, long[][] y, long chunk) {
+            int b = y.length, t = b == 0 ? 0 : y[0].length;
+            if (hidden.dim() != 3 || b != hidden.size(0) || t != hidden.size(1))
+                throw new IllegalArgumentException("labels [" + b + ", " + t + "] must match hidden " + Arrays.toString(Tensors.shape(hidden))
+                        + " in [batch, length]");
+            for (int i = 0; i < b; i++)
+                if (y[i].length != t) throw new IllegalArgumentException("label rows must have equal lengths: row " + i + " has " + y[i].length + ", row 0 " + t);
             long[] rows = new long[b * t], targets = new long[b * t];
             int n = 0;
             long vocab = m.config().vocabSize();
             for (int i = 0; i < b; i++)
                 for (int j = 0; j + 1 < t; j++) {
-                    long next = y[i * t + j + 1];
+                    long next = y[i][j + 1];
                     if (next == LlamaModel.IGNORE_INDEX) continue;
                     if (next < 0 || next >= vocab)
                         throw new IllegalArgumentException("label " + next + " is outside the vocabulary [0, " + vocab + ") and is not "

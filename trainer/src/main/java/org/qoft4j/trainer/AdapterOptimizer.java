@@ -4,11 +4,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.AdamW;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
@@ -47,11 +51,26 @@ public final class AdapterOptimizer implements AutoCloseable {
     }
 
     /**
-     * The global L2 norm of all gradients before clipping; when {@code maxNorm > 0} and the norm exceeds it, every
-     * gradient is scaled by {@code maxNorm / norm}.
+     * The global L2 norm of all gradients before clipping, as a 0-dim fp32 tensor on their device — not read, so no
+     * host sync (libtorch's {@code clip_grad_norm_} returns a double: a read). When {@code maxNorm > 0} every gradient
+     * is scaled by {@code min(1, maxNorm / (norm + 1e-6))}, on the device: libtorch's formula and op order, so the
+     * numbers are those of {@code clip_grad_norm_}. A non-finite norm scales the gradients by NaN or 0; the trainer
+     * reads the norm before stepping and stops there.
      */
-    public double clipGradNorm(double maxNorm) {
-        return torch.clip_grad_norm_(params, maxNorm > 0 ? maxNorm : Float.MAX_VALUE, 2.0, false); // libtorch converts it to float
+    public Tensor clipGradNorm(double maxNorm) {
+        List<Tensor> grads = new ArrayList<>();
+        for (Tensor p : params.get()) if (p.grad().defined()) grads.add(p.grad());
+        if (grads.isEmpty()) throw new IllegalStateException("no adapter tensor has a gradient: was backward run?");
+        List<Tensor> norms = new ArrayList<>();
+        for (Tensor g : grads) norms.add(g.norm(new ScalarOptional(new Scalar(2.0))));
+        Tensor total = norms.size() == 1 ? norms.get(0) : torch.stack(new TensorVector(norms.toArray(new Tensor[0]))).norm(new ScalarOptional(new Scalar(2.0)));
+        if (maxNorm > 0) {
+            Tensor coef = torch.clamp(total.add(new Scalar(1e-6)).reciprocal().mul(new Scalar(maxNorm)), new ScalarOptional(), new ScalarOptional(new Scalar(1.0)));
+            try (NoGradGuard g = new NoGradGuard()) {
+                for (Tensor grad : grads) grad.mul_(coef);
+            }
+        }
+        return total;
     }
 
     /** One AdamW update at learning rate {@code lr}. */

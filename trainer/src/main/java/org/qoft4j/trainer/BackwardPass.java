@@ -44,6 +44,13 @@ public sealed interface BackwardPass permits RecomputeStep, FullGraphStep {
         return recompute ? new RecomputeStep(model, rng) : new FullGraphStep(model);
     }
 
+    /** The pass {@code c} asks for: {@code recompute} and, with it, {@code memory-budget} (how many top layers keep their graph). */
+    static BackwardPass of(LlamaModel model, RngState rng, TrainConfig c) {
+        if (!c.recompute()) return new FullGraphStep(model);
+        return new RecomputeStep(model, rng, new KeptLayers(model, c.dtype().on(c.device()), c.memoryBudget(),
+                model.numLayers() - lowestAdaptedLayer(model)));
+    }
+
     /** The first decoder layer holding an adapter (layers below it need no backward), or the layer count when none does. */
     static int lowestAdaptedLayer(LlamaModel m) {
         for (int i = 0; i < m.numLayers(); i++)

@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.StringVector;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.qoft4j.adapters.AdapterLayer;
+import org.qoft4j.core.HostReads;
 import org.qoft4j.model.AdapterSet;
 
 /**
@@ -34,18 +35,29 @@ final class CheckpointHealth {
         return null;
     }
 
-    /** Every adapter parameter, in memory; one device sync for all of them. */
-    static String adapters(AdapterSet adapters) {
-        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+    /**
+     * How many values of all adapter parameters are not finite, as a 0-dim tensor on their device (not read: the
+     * trainer reads it with the step's other numbers); null when there are no parameters.
+     */
+    static Tensor nonFiniteCount(AdapterSet adapters) {
+        try (NoGradGuard g = new NoGradGuard()) {
             Tensor bad = null;
             for (Tensor p : adapters.parameters()) {
                 Tensor n = nonFinite(p);
                 bad = bad == null ? n : bad.add(n);
             }
-            if (bad == null || bad.item_long() == 0) return null;
+            return bad;
+        }
+    }
+
+    /** Every adapter parameter, in memory; one device sync for all of them. */
+    static String adapters(AdapterSet adapters) {
+        try (PointerScope scope = new PointerScope(); NoGradGuard g = new NoGradGuard()) {
+            Tensor bad = nonFiniteCount(adapters);
+            if (bad == null || (long) HostReads.scalar(bad) == 0) return null;
             for (Map.Entry<String, AdapterLayer> layer : adapters.layers().entrySet())
                 for (Map.Entry<String, Tensor> p : layer.getValue().stateDict().entrySet()) {
-                    long n = nonFinite(p.getValue()).item_long();
+                    long n = (long) HostReads.scalar(nonFinite(p.getValue()));
                     if (n > 0) return "the adapter parameter " + layer.getKey() + "." + p.getKey() + " holds " + n + " non-finite value(s) of "
                             + p.getValue().numel();
                 }
@@ -80,7 +92,7 @@ final class CheckpointHealth {
             Tensor t = new Tensor();
             if (in.try_read(k, t)) {
                 if (t.is_floating_point()) {
-                    long n = nonFinite(t).item_long();
+                    long n = (long) HostReads.scalar(nonFinite(t));
                     if (n > 0) return describe(prefix + k, index) + " holds " + n + " non-finite value(s) of " + t.numel();
                 }
                 continue;

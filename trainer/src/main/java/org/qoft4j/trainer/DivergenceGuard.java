@@ -68,11 +68,16 @@ final class DivergenceGuard {
         }
     }
 
-    /** After step {@code step}'s update: its metrics and the adapter parameters it left. */
-    void checkUpdate(int step, StepMetrics m, AdapterSet adapters) {
+    /** After step {@code step}'s update: its metrics (the adapters it left are checked by the next step's read). */
+    void checkMetrics(int step, StepMetrics m) {
         String bad = CheckpointHealth.metrics(m);
-        if (bad == null) bad = CheckpointHealth.adapters(adapters);
         if (bad != null) throw stop(step, bad, false);
+    }
+
+    /** Step {@code step}'s update left non-finite adapter values: says which parameter. */
+    void adaptersNotFinite(int step, AdapterSet adapters) {
+        String bad = CheckpointHealth.adapters(adapters);
+        throw stop(step, bad != null ? bad : "an adapter parameter holds non-finite values", false);
     }
 
     /** A checkpoint of {@code step} was refused as not finite. */

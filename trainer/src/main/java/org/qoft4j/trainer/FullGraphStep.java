@@ -32,8 +32,8 @@ public final class FullGraphStep implements BackwardPass {
         Tensor nll = NativeMemory.scoped(() -> { // the whole graph is freed when the micro-batch is done
             try (AutoGradMode gradMode = new AutoGradMode(true)) {
                 AttentionContext ctx = BackwardPass.context(model, batch);
-                Tensor h = LayerRunner.forward(model, model.embed(batch.inputIdsTensor()), (l, x) -> l.forward(x, ctx), LayerRunner.BeforeLayer.NONE);
-                NextTokenLoss.WithGrad head = NextTokenLoss.valueAndGrad(model, h, batch.labelsTensor(), scale);
+                Tensor h = LayerRunner.forward(model, model.embed(batch.inputIds()), (l, x) -> l.forward(x, ctx), LayerRunner.BeforeLayer.NONE);
+                NextTokenLoss.WithGrad head = NextTokenLoss.valueAndGrad(model, h, batch.labels(), scale);
                 if (h.requires_grad())
                     torch.backward(new TensorVector(h), new TensorVector(head.gradHidden()), new BoolOptional(false), false, new TensorVector());
                 tokens[0] = head.tokens();

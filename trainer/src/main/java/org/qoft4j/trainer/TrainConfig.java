@@ -97,7 +97,13 @@ public record TrainConfig(
         double orthogonalityThreshold,
         @Help(value = "override tokenizer_config's add_bos_token for text records (rendered chats add nothing) (default: as the tokenizer)",
                 label = "true|false") Boolean addBosToken,
-        @Help(value = "override tokenizer_config's add_eos_token for text records (default: as the tokenizer)", label = "true|false") Boolean addEosToken) {
+        @Help(value = "override tokenizer_config's add_eos_token for text records (default: as the tokenizer)", label = "true|false") Boolean addEosToken,
+        // issue 12: training-step efficiency
+        @Help("compute and read the OFT orthogonality diagnostics (max_orthogonality_error in metrics.jsonl) every N steps, besides the "
+                + "steps that save a checkpoint and the last; 0 = only those (default: ${DEFAULT})") int logEvery,
+        @Help(value = "with recompute: how many top layers keep their graph instead of being recomputed; lean = the top one, auto = as many "
+                + "as fit where recomputation peaked before, or a total such as 12GiB (resident on the CPU, allocated on CUDA) (default: ${DEFAULT})",
+                label = "lean|auto|SIZE") String memoryBudget) {
 
     public TrainConfig {
         targetModules = targetModules == null ? null : List.copyOf(targetModules);
@@ -123,7 +129,9 @@ public record TrainConfig(
                 "auto", 120, true,
                 // issue 13
                 Map.of(), 0, true, false, OftConfig.DEFAULT_EPS, false, 0.0, List.of(), List.of(), false, Map.of(), Map.of(),
-                OrthogonalityGuard.DEFAULT_THRESHOLD, null, null);
+                OrthogonalityGuard.DEFAULT_THRESHOLD, null, null,
+                // issue 12
+                10, "auto");
     }
 
     /** This configuration with {@code key=value} overrides applied ({@code with("lr=1e-4", "steps=20")}), validated. */
@@ -167,6 +175,12 @@ public record TrainConfig(
         positive(e, "keep-checkpoints", keepCheckpoints);
         nonNegative(e, "threads", threads);
         nonNegative(e, "max-samples", maxSamples);
+        nonNegative(e, "log-every", logEvery); // issue 12
+        try {
+            KeptLayers.parseCheck(memoryBudget);
+        } catch (IllegalArgumentException ex) {
+            e.add(ex.getMessage());
+        }
         if (device == null) e.add("device must be cpu, cuda or cuda:N");
         if (dtype != ComputeDtype.AUTO && dtype != ComputeDtype.FP32 && dtype != ComputeDtype.BF16)
             e.add("dtype must be fp32, bf16 or auto for training, got '" + dtype + "'");

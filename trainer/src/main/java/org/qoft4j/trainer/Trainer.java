@@ -54,7 +54,7 @@ public final class Trainer {
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
     /** Options that may differ from the checkpoint's when resuming (they do not change the computation). */
     static final Set<String> RESUME_MAY_CHANGE = Set.of("steps", "epochs", "save-every", "eval-every", "keep-checkpoints", "out", "resume",
-            "progress", "threads", "eval-data", "dist-backend", "dist-timeout", "dist-overlap");
+            "progress", "threads", "eval-data", "dist-backend", "dist-timeout", "dist-overlap", "log-every", "memory-budget");
 
     private final TrainConfig config;
     private final LlamaModel model;
@@ -129,7 +129,7 @@ public final class Trainer {
             loader.seek(state.cursor());
             dp.startTraining(model, adapters, config.distOverlap());
             LrSchedule schedule = LrSchedule.of(config, total);
-            BackwardPass pass = BackwardPass.of(model, rng, config.recompute());
+            BackwardPass pass = BackwardPass.of(model, rng, config);
             long tokens = state.tokensSeen();
             double trainSeconds = state.trainSeconds();
             StepMetrics last = null;
@@ -199,16 +199,21 @@ public final class Trainer {
                 nll = nll == null ? x : nll.add(x);
             }
             dp.finishGradients();  // summed over the ranks before clipping and AdamW
-            DataParallelRun.StepTotals totals = dp.stepTotals(nll.item_double(), cudaPeak() != null ? cudaPeak() : ResidentMemory.peakBytes());
-            double loss = totals.nllSum() / scored;
-            double gradNorm = optimizer.clipGradNorm(config.maxGradNorm());
-            guard.checkForward(step + 1, loss, gradNorm); // a non-finite loss or gradient, or a dead run, stops here
+            Tensor gradNorm = optimizer.clipGradNorm(config.maxGradNorm()); // on the device, not read
             optimizer.step(lr);
+            // the step's one host read, after the update was queued: loss, gradient norm, whether the update left the
+            // adapters finite, and on logging and checkpoint steps the OFT orthogonality error of the updated rotations
+            StepReadout read = StepReadout.read(nll, gradNorm, CheckpointHealth.nonFiniteCount(adapters),
+                    StepReadout.logsDiagnostics(config, step + 1, schedule.totalSteps()) ? adapters.maxOrthogonalityErrorOnDevice() : null);
+            DataParallelRun.StepTotals totals = dp.stepTotals(read.nllSum(), cudaPeak() != null ? cudaPeak() : ResidentMemory.peakBytes());
+            double loss = totals.nllSum() / scored;
+            // a non-finite loss or gradient, or a dead run, stops here: the update already made is never saved
+            guard.checkForward(step + 1, loss, read.gradNorm());
+            if (read.nonFiniteAdapterValues() > 0) guard.adaptersNotFinite(step + 1, adapters);
             double seconds = (System.nanoTime() - t0) / 1e9;
-            Double orth = config.adapter().isOft() ? adapters.maxOrthogonalityError() : null;
-            StepMetrics m = new StepMetrics("train", step + 1, loss, lr, gradNorm, tokens, scored, tokens / seconds, seconds,
-                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), orth, dp.metrics(totals));
-            guard.checkUpdate(step + 1, m, adapters); // non-finite adapters or rotations stop here, before any checkpoint holds them
+            StepMetrics m = new StepMetrics("train", step + 1, loss, lr, read.gradNorm(), tokens, scored, tokens / seconds, seconds,
+                    ResidentMemory.currentBytes(), ResidentMemory.peakBytes(), cudaPeak(), read.maxOrthogonalityError(), dp.metrics(totals));
+            guard.checkMetrics(step + 1, m); // non-finite rotations stop here, before any checkpoint holds this step
             return m;
         }
     }

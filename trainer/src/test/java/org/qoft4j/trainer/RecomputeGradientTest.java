@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.qoft4j.adapters.AdapterConfig;
 import org.qoft4j.adapters.AdapterLayer;
@@ -48,6 +49,17 @@ class RecomputeGradientTest {
         compare(ac, quant.equals("nf4") ? QuantSpec.nf4() : null);
     }
 
+    /**
+     * The top layers keep their first pass's graph instead of being recomputed (memory-budget): 2 layers (all of
+     * TinyLlama's) and the lean single top layer give plain autograd's gradients, with dropout replayed the same way.
+     */
+    @ParameterizedTest(name = "top {0} layer(s) kept")
+    @CsvSource({"1", "2", "5"})
+    void keptGraphsGiveTheSameGradients(int kept) {
+        compare(new LoraConfig(4, 8, 0.3, false, TargetModules.LLAMA_ALL_LINEAR), QuantSpec.nf4(), kept);
+        compare(OftConfig.defaults().withBlockSize(16).withInitWeights(false), QuantSpec.nf4(), kept);
+    }
+
     /** Dropout draws from the default generator: the recomputation replays each layer's generator state, so the masks match. */
     @Test
     void recomputeReplaysDropoutMasks() {
@@ -61,6 +73,10 @@ class RecomputeGradientTest {
     }
 
     private static void compare(AdapterConfig ac, QuantSpec quant) {
+        compare(ac, quant, 1);
+    }
+
+    private static void compare(AdapterConfig ac, QuantSpec quant, int kept) {
         try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(quant, 5); AdapterSet a = AdapterSet.inject(m, ac, 3)) {
             randomizeLoraB(a);
             Batch batch = new DataLoader(TinyLlama.countUp(6, 20, 9), 48, 2, true, false, 0, 0).next();
@@ -68,7 +84,7 @@ class RecomputeGradientTest {
             RngState rng = new RngState(m.device());
 
             rng.seed(11);
-            BackwardPass.Loss rec = new RecomputeStep(m, rng).run(batch, scale);
+            BackwardPass.Loss rec = new RecomputeStep(m, rng, KeptLayers.fixed(m, kept)).run(batch, scale);
             List<float[]> recGrads = grads(a);
             rng.seed(11);
             BackwardPass.Loss full = new FullGraphStep(m).run(batch, scale);

@@ -11,6 +11,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.core.HostReads;
 import org.qoft4j.adapters.AdapterConfig;
 import org.qoft4j.adapters.AdapterLayer;
 import org.qoft4j.adapters.BlockSizes;
@@ -315,7 +316,7 @@ public final class PeftAdapterIO {
 
     private static Tensor loadFinite(SafetensorsFile file, String key) {
         Tensor t = file.load(key).to(ScalarType.Float); // F32 stays bit-exact; BF16/F16 widen exactly
-        if (!t.isfinite().all().item_bool())
+        if (HostReads.scalar(t.isfinite().all()) == 0)
             throw new PeftAdapterException(file.path(), key, "contains NaN or infinite values");
         return t;
     }

@@ -34,6 +34,8 @@ import org.qoft4j.trainer.Finetune;
  *       the same output size</li>
  *   <li>{@code data-parallel} (asked for by name; not in the default set): 2 processes against 1 at the same global
  *       batch, one thread each, and how much of the gradient all-reduce the overlap hides ({@link DataParallelBench})</li>
+ *   <li>{@code recompute}, {@code bf16}, {@code contention} (by name): recomputation against none, bf16 against fp32
+ *       on the CPU, and throughput beside other processes ({@link StepEfficiencyBench})</li>
  * </ul>
  * Step-time ratios are given twice: over the mean of the timed steps and over the fastest step of each run (on a
  * shared machine the fastest step is the least disturbed one).
@@ -41,7 +43,7 @@ import org.qoft4j.trainer.Finetune;
  * peak memory is the resident high-water mark on the CPU and the CUDA allocator's peak on a GPU.
  */
 public final class BenchSuite {
-    public static final List<String> CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant", "data-parallel");
+    public static final List<String> CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant", "data-parallel", "recompute", "bf16", "contention");
     /** What {@code ./qoft4j bench} runs unless told otherwise. */
     public static final List<String> DEFAULT_CASES = List.of("oft-v1-vs-v2", "qoft-vs-qlora", "4bit-vs-full", "dequant");
 
@@ -116,6 +118,9 @@ public final class BenchSuite {
         }
         if (o.cases().contains("dequant")) root.set("dequant", dequant(o, log));
         if (o.cases().contains("data-parallel")) root.set("data_parallel", DataParallelBench.run(o, o.dataParallelModel(), o.repeats(), log));
+        if (o.cases().contains("recompute")) root.set("recompute", StepEfficiencyBench.recompute(o, log));
+        if (o.cases().contains("bf16")) root.set("bf16_vs_fp32", StepEfficiencyBench.bf16(o, log));
+        if (o.cases().contains("contention")) root.set("contention", StepEfficiencyBench.contention(o, log));
         return root;
     }
 

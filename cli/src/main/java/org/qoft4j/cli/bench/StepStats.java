@@ -10,8 +10,9 @@ import org.qoft4j.trainer.StepMetrics;
  * @param meanSeconds mean step wall time
  * @param bestSeconds the fastest step (the least disturbed on a shared machine)
  * @param tokensPerS  input tokens over the timed steps' total time
+ * @param medianSeconds the median step (what a steady step costs, untouched by a few disturbed ones)
  */
-public record StepStats(int timedSteps, double meanSeconds, double bestSeconds, double tokensPerS) {
+public record StepStats(int timedSteps, double meanSeconds, double bestSeconds, double tokensPerS, double medianSeconds) {
     public static StepStats of(List<StepMetrics> steps, int untimed) {
         if (steps.isEmpty()) throw new IllegalArgumentException("no steps to time");
         List<StepMetrics> timed = steps.size() > untimed ? steps.subList(untimed, steps.size()) : steps;
@@ -22,6 +23,9 @@ public record StepStats(int timedSteps, double meanSeconds, double bestSeconds, 
             tokens += s.tokens();
             best = Math.min(best, s.stepSeconds());
         }
-        return new StepStats(timed.size(), seconds / timed.size(), best, tokens / seconds);
+        double[] sorted = timed.stream().mapToDouble(StepMetrics::stepSeconds).sorted().toArray();
+        int n = sorted.length;
+        double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        return new StepStats(timed.size(), seconds / timed.size(), best, tokens / seconds, median);
     }
 }

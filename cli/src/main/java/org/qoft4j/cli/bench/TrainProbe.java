@@ -97,6 +97,7 @@ public final class TrainProbe {
      * @param allReduceWaitSeconds mean time per timed step that rank 0 waited for the gradient all-reduce after its
      *                        backward: the communication the overlap did not hide (data-parallel only)
      * @param layersOverlapped layers whose all-reduce was launched during the backward, per step (data-parallel only)
+     * @param medianStepSeconds the median timed step
      * @param cpuSecondsPerStep CPU time of this process (all its threads) per timed step: unlike wall time, it does not
      *                        grow when other processes share the cores (rank 0's in a data-parallel run)
      */
@@ -106,7 +107,7 @@ public final class TrainProbe {
                          long peakBytes, double stepSeconds, double bestStepSeconds, double tokensPerS, double finalLoss, Double evalLoss, List<Double> losses,
                          Double maxOrthogonalityError, Double mfu, List<SkillEvals.Score> before, List<SkillEvals.Score> after,
                          double wallSeconds, Integer worldSize, List<Long> rankPeakBytes, Long allReduceBytes, Double allReduceWaitSeconds,
-                         Long layersOverlapped, double cpuSecondsPerStep) {}
+                         Long layersOverlapped, double cpuSecondsPerStep, double medianStepSeconds) {}
 
     private TrainProbe() {}
 
@@ -196,7 +197,7 @@ public final class TrainProbe {
                     job.model().weightBytes(), loaded, peakRss, reset, cudaPeak, cudaPeak != null ? cudaPeak : peakRss, st.meanSeconds(),
                     st.bestSeconds(), st.tokensPerS(), s.finalLoss(), s.evalLoss(), losses, last.maxOrthogonalityError(), s.mfu(), before, after,
                     (System.nanoTime() - t0) / 1e9, dp == null ? null : dp.worldSize(), dp == null ? null : dp.rankPeakBytes(),
-                    dp == null ? null : dp.allReduceBytes(), wait, dp == null ? null : dp.layersOverlapped(), cpuPerStep);
+                    dp == null ? null : dp.allReduceBytes(), wait, dp == null ? null : dp.layersOverlapped(), cpuPerStep, st.medianSeconds());
         }
     }
 

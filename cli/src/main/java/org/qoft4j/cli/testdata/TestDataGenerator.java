@@ -232,7 +232,7 @@ public final class TestDataGenerator {
                 loss.backward();
                 opt.step();
                 if (step % 100 == 0 || step == 1)
-                    log.printf("pretrain step %4d/%d  loss %.4f  lr %.2e  %.1fs%n", step, steps, loss.item_double(), lr, (System.nanoTime() - t0) / 1e9);
+                    log.printf("pretrain step %4d/%d  loss %.4f  lr %.2e  %.1fs%n", step, steps, org.qoft4j.core.HostReads.scalar(loss), lr, (System.nanoTime() - t0) / 1e9);
             }
         }
         for (Tensor t : params.values()) t.requires_grad_(false);

@@ -14,6 +14,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Test;
@@ -21,6 +22,7 @@ import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.ScopedTest;
 import org.qoft4j.core.Tensors;
+import org.qoft4j.core.memory.NativeHeap;
 
 class QuantizedLinearTest extends ScopedTest {
     @AfterEach
@@ -101,6 +103,58 @@ class QuantizedLinearTest extends ScopedTest {
             Tensor expected = torch.matmul(gy, layer.dequantizedWeight(ScalarType.Float));
             float[] got = Tensors.toFloats(x.grad()), want = Tensors.toFloats(expected);
             for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5f);
+        }
+    }
+
+    /**
+     * Layers of one shape share the workspace with grad too, and the backward dequantizes each one again: several
+     * layers (two of one shape, interleaved, one used twice, in fp32 and bf16) give the input gradient of their dense
+     * dequantized weights, through the reference kernel (which bumps the workspace's version counter) and in an
+     * order the autograd engine chooses.
+     */
+    @ParameterizedTest
+    @EnumSource(value = QuantType.class, names = {"NF4", "INT4"})
+    void backwardRedequantizesLayersThatShareAWorkspace(QuantType type) {
+        try (QuantizedLinear a = QuantizedLinear.quantize(randn(20, 128, 128), randn(21, 128), spec(type));
+             QuantizedLinear b = QuantizedLinear.quantize(randn(22, 128, 128), null, spec(type));
+             QuantizedLinear c = QuantizedLinear.quantize(randn(23, 128, 128), null, spec(type))) {
+            for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
+                Tensor x = randn(24, 2, 3, 128).to(dt).set_requires_grad(true);
+                Tensor h = a.forward(x).mul(b.forward(x));            // [2, 3, 128]
+                Tensor y = c.forward(h).add(x).add(c.forward(b.forward(x)));  // b and c twice, a's workspace overwritten by b
+                Tensor gy = randn(25, 2, 3, 128).to(dt);
+                torch.backward(new TensorVector(y), new TensorVector(gy), new BoolOptional(false), false, new TensorVector());
+
+                Tensor xr = x.detach().to(ScalarType.Double).set_requires_grad(true);
+                Tensor wa = a.dequantizedWeight(dt).to(ScalarType.Double), wb = b.dequantizedWeight(dt).to(ScalarType.Double);
+                Tensor wc = c.dequantizedWeight(dt).to(ScalarType.Double), ba = a.bias().to(ScalarType.Double);
+                Tensor hr = torch.matmul(xr, wa.t()).add(ba).mul(torch.matmul(xr, wb.t()));
+                Tensor yr = torch.matmul(hr, wc.t()).add(xr).add(torch.matmul(torch.matmul(xr, wb.t()), wc.t()));
+                torch.backward(new TensorVector(yr), new TensorVector(gy.to(ScalarType.Double)), new BoolOptional(false), false,
+                        new TensorVector());
+                float[] got = Tensors.toFloats(x.grad()), want = Tensors.toFloats(xr.grad());
+                double scale = 0;
+                for (float v : want) scale = Math.max(scale, Math.abs(v));
+                double tol = (dt == ScalarType.Float ? 1e-5 : 3e-2) * scale;
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], tol, dt + " element " + i);
+            }
+        }
+    }
+
+    /** A graph through a 4-bit layer holds no dequantized weight: the forward with grad allocates far less than W. */
+    @Test
+    void gradForwardKeepsNoDequantizedWeight() {
+        Assumptions.assumeTrue(NativeHeap.available(), "needs glibc's mallinfo2");
+        try (QuantizedLinear layer = QuantizedLinear.quantize(randn(26, 1024, 1024), null, QuantSpec.nf4())) {
+            Tensor x = randn(27, 4, 1024).set_requires_grad(true);
+            layer.forward(x.detach()); // creates the workspace
+            long before = NativeHeap.liveBytes();
+            Tensor y = layer.forward(x);
+            long added = NativeHeap.liveBytes() - before;
+            long weightBytes = 1024L * 1024 * 4;
+            assertTrue(added < weightBytes / 8, "the grad forward added " + added + " bytes; a dequantized copy of W is " + weightBytes);
+            y.sum().backward();
+            assertTrue(x.grad().abs().sum().item_double() > 0, "the input gradient arrived");
         }
     }
 

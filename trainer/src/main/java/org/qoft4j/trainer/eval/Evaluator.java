@@ -3,7 +3,12 @@ package org.qoft4j.trainer.eval;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.core.HostReads;
 import org.qoft4j.data.Batch;
 import org.qoft4j.data.DataLoader;
 import org.qoft4j.data.Sample;
@@ -44,7 +49,7 @@ public final class Evaluator {
     public static Sums sums(LlamaModel m, List<Sample> samples, int seqLen, int batchSize, boolean packing) {
         if (samples.isEmpty()) return new Sums(0, 0, 0, 0, 0);
         DataLoader loader = new DataLoader(samples, seqLen, batchSize, packing, false, 0, 0);
-        double sum = 0;
+        Tensor sum = torch.zeros(new long[] {}, new TensorOptions(ScalarType.Double).device(new DeviceOptional(m.device()))); // read once, at the end
         long tokens = 0;
         int batches = 0;
         try (NoGradGuard noGrad = new NoGradGuard()) {
@@ -54,12 +59,12 @@ public final class Evaluator {
                     AttentionContext ctx = m.packedContext(b.positionIdsTensor(), b.sequenceIdsTensor());
                     Tensor h = m.hidden(b.inputIdsTensor(), ctx);
                     NextTokenLoss.Sum s = NextTokenLoss.value(m, h, b.labelsTensor());
-                    sum += s.nll().item_double();
+                    sum.add_(s.nll().to(ScalarType.Double));
                     tokens += s.tokens();
                 }
                 batches++;
             }
         }
-        return new Sums(sum, tokens, samples.size(), batches, loader.truncated());
+        return new Sums(HostReads.scalar(sum), tokens, samples.size(), batches, loader.truncated());
     }
 }
