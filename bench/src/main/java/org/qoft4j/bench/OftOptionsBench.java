@@ -75,7 +75,9 @@ public final class OftOptionsBench {
         SkillEvals skills = new SkillEvals(TestData.skills(), 50, 12);
         int n = 0;
         for (Map.Entry<String, List<String>> v : variants.entrySet()) {
-            TrainConfig c = config(work.resolve("run" + n++), v.getValue(), 60);
+            List<String> measured = new ArrayList<>(v.getValue());
+            measured.add("log-every=1"); // the orthogonality error of every step (the default reads it every 10)
+            TrainConfig c = config(work.resolve("run" + n++), measured, 60);
             ObjectNode o = json.createObjectNode().put("variant", v.getKey());
             List<StepMetrics> steps = new ArrayList<>();
             List<String> notes = new ArrayList<>();

@@ -1,5 +1,6 @@
 package org.qoft4j.cli;
 
+import org.qoft4j.core.CpuThreads;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -56,7 +57,7 @@ public final class ExportGgufCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        torch.set_num_threads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(threads != null ? threads : Runtime.getRuntime().availableProcessors());
         PrintWriter o = spec.commandLine().getOut();
         GgufExport.Options opts = GgufExport.Options.of(model, out, GgufFileType.parse(type)).withAdapter(adapter)
                 .withRequantize(BaseQuant.parse(quant).spec()).withOverwrite(overwrite).withName(name);

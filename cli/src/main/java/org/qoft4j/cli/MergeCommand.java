@@ -1,5 +1,6 @@
 package org.qoft4j.cli;
 
+import org.qoft4j.core.CpuThreads;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.PointerScope;
@@ -37,7 +38,7 @@ public final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
         LoadOptions o = LoadOptions.cpu().withQuant(quant.spec());
         try (PointerScope scope = new PointerScope(); LlamaModel m = ModelLoader.load(model, o); AdapterSet a = AdapterSet.open(m, adapter)) {
             MergedModel.write(model, m, a.layers(), out);

@@ -1,5 +1,6 @@
 package org.qoft4j.cli;
 
+import org.qoft4j.core.CpuThreads;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.bytedeco.pytorch.global.torch;
@@ -75,7 +76,7 @@ public final class ModelOptions {
 
     /** Sets libtorch's thread count and loads the model. */
     LlamaModel load() {
-        torch.set_num_threads(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(threads != null ? threads : Runtime.getRuntime().availableProcessors());
         LoadOptions o = loadOptions();
         if (Files.isRegularFile(model)) return Llama2cLoader.load(model, o);
         return ModelLoader.load(model, o);

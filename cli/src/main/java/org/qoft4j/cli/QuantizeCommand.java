@@ -1,5 +1,6 @@
 package org.qoft4j.cli;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.core.Human;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -65,7 +66,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
         if (doubleQuant && type == QuantType.INT4) throw new CommandLine.ParameterException(spec.commandLine(), "--double-quant applies to nf4/fp4 only");
         QuantSpec q = new QuantSpec(type, blocksize, doubleQuant, groupSize);
         PrintWriter o = spec.commandLine().getOut();

@@ -1,5 +1,6 @@
 package org.qoft4j.cli;
 
+import org.qoft4j.core.CpuThreads;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,7 +58,7 @@ public final class RandomModelCommand implements Callable<Integer> {
             }
         }
         if (shards < 1) throw new IllegalArgumentException("--shards must be >= 1, got " + shards);
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
         ScalarType dt = ComputeDtype.parse(dtype).on(DeviceSpec.CPU);
         LlamaConfig c = RandomLlama.parse(String.format(Locale.ROOT, "hidden=%d,intermediate=%d,layers=%d,heads=%d,kv-heads=%d,vocab=%d,tied=%b",
                 hidden, intermediate, layers, heads, kvHeads, vocab, tied));

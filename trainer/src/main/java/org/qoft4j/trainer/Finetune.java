@@ -4,7 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.global.torch;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.data.JsonlDataset;
 import org.qoft4j.data.Sample;
 import org.qoft4j.data.SampleEncoder;
@@ -126,7 +126,7 @@ public final class Finetune implements AutoCloseable {
             throw new ConfigException(e.getMessage(), e);
         }
         int threads = dp.threads(config);
-        torch.set_num_threads(threads);
+        CpuThreads.use(threads); // libtorch's pool and OpenBLAS's
         // the native kernels' pool sizes itself from this property when it loads (else all cores): a data-parallel worker
         // keeps to its share there too, or N workers would each start a pool of all the cores
         if (dp.distributed() && System.getProperty("qoft4j.native.threads") == null)

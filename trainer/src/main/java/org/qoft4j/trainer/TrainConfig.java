@@ -49,7 +49,7 @@ public record TrainConfig(
         @Help("seeds data order, adapter initialization and dropout (default: ${DEFAULT})") long seed,
         @Help(value = "cpu, cuda or cuda:N (default: ${DEFAULT})", label = "cpu|cuda") DeviceSpec device,
         @Help(value = "compute dtype; adapters stay fp32 (default: ${DEFAULT} = bf16 on CUDA, fp32 on CPU)", label = "auto|fp32|bf16") ComputeDtype dtype,
-        @Help("CPU threads for libtorch (default: ${DEFAULT} = all cores)") int threads,
+        @Help("CPU threads for libtorch and OpenBLAS; 0 = all cores, one while other processes need them (default: ${DEFAULT})") int threads,
         @Help(value = "oft = OFTv2 (QOFT on a 4-bit base), lora = LoRA (QLoRA), oft-v1 = the original weight-centric OFT, for comparisons (default: ${DEFAULT})",
                 label = "oft|lora|oft-v1") AdapterKind adapter,
         @Help(value = "how the frozen base is stored: quantized on load, or adopted as stored when already 4-bit (default: ${DEFAULT})",

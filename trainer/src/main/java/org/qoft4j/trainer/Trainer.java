@@ -124,6 +124,7 @@ public final class Trainer {
         Checkpointer checkpointer = new Checkpointer(out.resolve("checkpoints"), config.keepCheckpoints());
         int total = totalSteps();
         guard = new DivergenceGuard(checkpointer, model.config().vocabSize(), config.lr(), this::warn);
+        ThreadGovernor governor = new ThreadGovernor(config, dp.distributed(), this::note); // threads: 0 yields cores to other processes
         try (RunLock lock = dp.writesOutputs() ? RunLock.claim(out, this::note) : RunLock.none(); AdapterOptimizer optimizer = new AdapterOptimizer(adapters.parameters(), config)) {
             TrainerState state = start(checkpointer, optimizer, total);
             loader.seek(state.cursor());
@@ -144,7 +145,9 @@ public final class Trainer {
                         + " steps): the learning rate never reaches its peak");
                 adapters.train(true);
                 for (int step = state.step(); step < total; step++) {
+                    governor.beforeStep();
                     last = step(step, pass, optimizer, schedule);
+                    governor.afterStep(step + 1);
                     tokens += last.tokens();
                     trainSeconds += last.stepSeconds();
                     metrics.write(last);

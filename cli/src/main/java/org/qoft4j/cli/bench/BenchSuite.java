@@ -1,5 +1,6 @@
 package org.qoft4j.cli.bench;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.core.ChildJvm;
 import org.qoft4j.core.DeviceSpec;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -179,7 +180,7 @@ public final class BenchSuite {
 
     /** NF4 (blocksize 64) {@code n x n}: the training kernel and the reference into fp32 / bf16, and an fp32 copy, in this JVM. */
     private static ObjectNode dequant(Options o, Consumer<String> log) {
-        torch.set_num_threads(o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(o.threads() > 0 ? o.threads() : Runtime.getRuntime().availableProcessors());
         long n = o.dequantSize();
         ObjectNode d = TrainProbe.JSON.createObjectNode();
         d.put("shape", n + "x" + n).put("quant", "nf4, blocksize 64").put("kernel", Kernels.dequantizer().name());

@@ -1,5 +1,6 @@
 package org.qoft4j.cli.bench;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.core.ChildJvm;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -158,7 +159,7 @@ public final class TrainProbe {
         }
         TrainConfig c = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(overrides)));
         c.device().requireAvailable();
-        torch.set_num_threads(c.threads() > 0 ? c.threads() : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(c.threads() > 0 ? c.threads() : Runtime.getRuntime().availableProcessors());
         long t0 = System.nanoTime();
         List<StepMetrics> steps = new ArrayList<>();
         try (PointerScope scope = new PointerScope();
