@@ -41,9 +41,14 @@ final class ThreadGovernor {
 
     /** Active when {@code threads} is 0 (all cores) on the CPU, in a single process, on a machine with several cores. */
     ThreadGovernor(TrainConfig config, boolean distributed, Consumer<String> note) {
-        this.cores = Runtime.getRuntime().availableProcessors();
+        this(Runtime.getRuntime().availableProcessors(), note,
+                config.threads() == 0 && !config.device().isCuda() && !distributed && readStat() != null);
+    }
+
+    ThreadGovernor(int cores, Consumer<String> note, boolean active) {
+        this.cores = cores;
         this.note = note;
-        this.active = config.threads() == 0 && !config.device().isCuda() && !distributed && cores > 1 && readStat() != null;
+        this.active = active && cores > 1;
         this.threads = cores;
     }
 
@@ -61,30 +66,35 @@ final class ThreadGovernor {
         long wall = System.nanoTime() - wallAt, cpu = processCpuNanos() - cpuAt;
         long[] stat = readStat();
         if (wall <= 0 || cpu < 0 || stat == null) return;
-        if (threads > 1) {
-            double utilization = (double) cpu / wall / threads;
-            streak = utilization < BUSY_UTILIZATION ? streak + 1 : 0;
-            if (streak >= PATIENCE) switchTo(1, step, String.format(Locale.ROOT,
-                    "the cores are shared with other processes (this run used %.0f%% of its %d threads' time): training on 1 thread until a core is free",
-                    100 * utilization, threads));
-        } else {
-            long total = stat[0] - statAt[0], idle = stat[1] - statAt[1];
-            double idleCores = total <= 0 ? 0 : (double) idle / total * cores;
-            streak = idleCores >= FREE_CORES ? streak + 1 : 0;
-            if (streak >= PATIENCE) switchTo(cores, step, String.format(Locale.ROOT,
-                    "%.1f of %d cores are idle again: training on %d threads", idleCores, cores, cores));
-        }
+        double utilization = (double) cpu / wall / threads;
+        long total = stat[0] - statAt[0], idle = stat[1] - statAt[1];
+        double idleCores = total <= 0 ? 0 : (double) idle / total * cores;
+        int before = threads, next = observe(utilization, idleCores);
+        if (next == before) return;
+        String why = next == 1
+                ? String.format(Locale.ROOT, "the cores are shared with other processes (this run used %.0f%% of its %d threads' time): "
+                        + "training on 1 thread until a core is free", 100 * utilization, before)
+                : String.format(Locale.ROOT, "%.1f of %d cores are idle again: training on %d threads", idleCores, cores, next);
+        CpuThreads.use(next);
+        note.accept("threads after step " + step + ": " + why);
+    }
+
+    /**
+     * The decision alone: the thread count for the next step, given the step just measured — the share of its threads'
+     * time this run got ({@code utilization}, read on all cores) and the machine's idle cores ({@code idleCores}, read
+     * on one thread). Remembers it.
+     */
+    int observe(double utilization, double idleCores) {
+        boolean signal = threads > 1 ? utilization < BUSY_UTILIZATION : idleCores >= FREE_CORES;
+        streak = signal ? streak + 1 : 0;
+        if (streak < PATIENCE) return threads;
+        streak = 0;
+        threads = threads > 1 ? 1 : cores;
+        return threads;
     }
 
     int threads() {
         return threads;
-    }
-
-    private void switchTo(int n, int step, String why) {
-        threads = n;
-        streak = 0;
-        CpuThreads.use(n);
-        note.accept("threads after step " + step + ": " + why);
     }
 
     private static long processCpuNanos() {
