@@ -173,7 +173,8 @@ public final class BenchSuite {
         return c;
     }
 
-    private static void target(ObjectNode c, String name, double measured, String op, double bound) {
+    /** Records a measured ratio with its target ({@code ">="} or {@code "<="} {@code bound}) and whether it was met. */
+    static void target(ObjectNode c, String name, double measured, String op, double bound) {
         boolean met = op.equals(">=") ? measured >= bound : measured <= bound;
         c.putObject(name).put("measured", measured).put("target", op + " " + bound).put("met", met);
     }

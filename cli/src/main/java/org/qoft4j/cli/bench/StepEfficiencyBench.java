@@ -45,8 +45,8 @@ final class StepEfficiencyBench {
             m.set("no_recompute", summary(full));
             m.set("recompute_lean", summary(lean));
             m.set("recompute_auto", summary(auto));
-            target(m, "lean_step_time_over_no_recompute", lean.medianStepSeconds() / full.medianStepSeconds(), "<=", 1.15);
-            target(m, "auto_step_time_over_no_recompute", auto.medianStepSeconds() / full.medianStepSeconds(), "<=", 1.15);
+            BenchSuite.target(m, "lean_step_time_over_no_recompute", lean.medianStepSeconds() / full.medianStepSeconds(), "<=", 1.15);
+            BenchSuite.target(m, "auto_step_time_over_no_recompute", auto.medianStepSeconds() / full.medianStepSeconds(), "<=", 1.15);
             m.put("lean_peak_over_no_recompute", (double) lean.peakBytes() / full.peakBytes());
             m.put("auto_peak_over_no_recompute", (double) auto.peakBytes() / full.peakBytes());
             m.put("auto_peak_over_lean", (double) auto.peakBytes() / lean.peakBytes());
@@ -63,7 +63,7 @@ final class StepEfficiencyBench {
         TrainProbe.Result bf16 = run(o, "bf16-bf16", "d1024", 20, List.of("dtype=bf16"), log);
         c.set("fp32", summary(fp32));
         c.set("bf16", summary(bf16));
-        target(c, "bf16_tokens_per_s_over_fp32", fp32.medianStepSeconds() / bf16.medianStepSeconds(), ">=", 1.3);
+        BenchSuite.target(c, "bf16_tokens_per_s_over_fp32", fp32.medianStepSeconds() / bf16.medianStepSeconds(), ">=", 1.3);
         double worst = 0;
         for (int i = 0; i < Math.min(fp32.losses().size(), bf16.losses().size()); i++)
             worst = Math.max(worst, Math.abs(fp32.losses().get(i) - bf16.losses().get(i)));
@@ -98,9 +98,9 @@ final class StepEfficiencyBench {
             c.set("beside_yes", summary(besideYes));
             c.set("two_trainings_a", summary(pairA));
             c.set("two_trainings_b", summary(pairB));
-            target(c, "beside_yes_over_quiet", quiet.medianStepSeconds() / besideYes.medianStepSeconds(), ">=", 0.4);
+            BenchSuite.target(c, "beside_yes_over_quiet", quiet.medianStepSeconds() / besideYes.medianStepSeconds(), ">=", 0.4);
             double each = Math.min(quiet.medianStepSeconds() / pairA.medianStepSeconds(), quiet.medianStepSeconds() / pairB.medianStepSeconds());
-            target(c, "two_trainings_each_over_quiet", each, ">=", 0.4);
+            BenchSuite.target(c, "two_trainings_each_over_quiet", each, ">=", 0.4);
             log.accept(String.format(Locale.ROOT, "bench: contention (%s): quiet %,.0f tokens/s; beside yes %.2fx; two trainings %.2fx and %.2fx",
                     t, quiet.tokensPerS(), quiet.medianStepSeconds() / besideYes.medianStepSeconds(), quiet.medianStepSeconds() / pairA.medianStepSeconds(),
                     quiet.medianStepSeconds() / pairB.medianStepSeconds()));
@@ -158,10 +158,5 @@ final class StepEfficiencyBench {
         ArrayNode steps = s.putArray("losses");
         r.losses().forEach(steps::add);
         return s;
-    }
-
-    private static void target(ObjectNode c, String name, double measured, String op, double bound) {
-        boolean met = op.equals(">=") ? measured >= bound : measured <= bound;
-        c.putObject(name).put("measured", measured).put("target", op + " " + bound).put("met", met);
     }
 }
