@@ -1,6 +1,7 @@
 package org.qoft4j.bench;
 
 import java.nio.file.Path;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.trainer.dist.DataParallelGroup;
 import org.qoft4j.trainer.dist.DistEnv;
 import org.qoft4j.trainer.dist.DistOptions;
@@ -63,7 +64,7 @@ public final class AllReduceBench {
     }
 
     private static void worker(DistEnv env, long[] sizesMb, int iters) {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
         DistOptions o = DistOptions.defaults().withBackend(DistOptions.Backend.GLOO).withCollectiveTimeout(Duration.ofMinutes(2));
         try (DataParallelGroup g = DataParallelGroup.join(env, o.withBucketBytes(Long.MAX_VALUE / 2))) {
             if (env.master()) {

@@ -19,6 +19,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantizedWeight;
 import org.qoft4j.quant.linear.Quantizer;
@@ -53,7 +54,7 @@ public class DequantBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(torchThreads > 0 ? torchThreads : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(torchThreads > 0 ? torchThreads : Runtime.getRuntime().availableProcessors());
         scope = new PointerScope();
         torch.manual_seed(1);
         weight = Quantizer.quantize(torch.randn(N, N).to(ScalarType.BFloat16), QuantSpec.nf4().withDoubleQuant(doubleQuant));

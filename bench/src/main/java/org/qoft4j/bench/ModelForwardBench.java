@@ -1,5 +1,6 @@
 package org.qoft4j.bench;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.core.DeviceSpec;
 import org.qoft4j.core.ComputeDtype;
 import org.qoft4j.quant.BaseQuant;
@@ -8,7 +9,6 @@ import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -61,7 +61,7 @@ public class ModelForwardBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
         scope = new PointerScope();
         LlamaConfig c = new LlamaConfig(ModelFamily.LLAMA, java.util.List.of(), 1024, 2816, 8, 16, 16, 64, 32000, 1e-5, 10000, null, 4096,
                 false, false, false, false, false, 0, 1L, java.util.List.of(2L), null);

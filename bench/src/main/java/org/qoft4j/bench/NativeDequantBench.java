@@ -20,6 +20,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.nativekernels.NativeDequantizer;
 import org.qoft4j.nativekernels.NativeLibrary;
 import org.qoft4j.quant.QuantSpec;
@@ -58,7 +59,7 @@ public class NativeDequantBench {
     @Setup(Level.Trial)
     public void setUp() {
         if (!NativeLibrary.isLoaded()) throw new IllegalStateException("native kernels not loaded: " + NativeLibrary.loadError());
-        torch.set_num_threads(threads);
+        CpuThreads.use(threads);
         NativeLibrary.setThreads(threads);
         scope = new PointerScope();
         torch.manual_seed(1);

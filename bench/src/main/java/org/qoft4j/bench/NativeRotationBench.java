@@ -20,6 +20,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.bench.experiments.BlockRotation;
 import org.qoft4j.bench.experiments.HookedRotation;
 import org.qoft4j.nativekernels.NativeLibrary;
@@ -51,7 +52,7 @@ public class NativeRotationBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(threads);
+        CpuThreads.use(threads);
         NativeLibrary.setThreads(threads);
         scope = new PointerScope();
         torch.manual_seed(1);

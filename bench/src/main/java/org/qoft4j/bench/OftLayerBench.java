@@ -20,6 +20,7 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.adapters.AdapterLayer;
 import org.qoft4j.adapters.LoraConfig;
 import org.qoft4j.adapters.LoraLayer;
@@ -61,7 +62,7 @@ public class OftLayerBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         try (PointerScope scope = new PointerScope()) {
             Generator g = torch.make_generator_cpu(1);
             TensorOptions f32 = new TensorOptions(ScalarType.Float);

@@ -19,6 +19,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.linear.DenseLinear;
 import org.qoft4j.quant.linear.QuantizedLinear;
@@ -46,7 +47,7 @@ public class QuantLinearBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(torchThreads > 0 ? torchThreads : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(torchThreads > 0 ? torchThreads : Runtime.getRuntime().availableProcessors());
         scope = new PointerScope();
         torch.manual_seed(2);
         Tensor w = torch.randn(2048, 2048).mul(new org.bytedeco.pytorch.Scalar(0.02f));

@@ -18,6 +18,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
 import org.qoft4j.quant.QuantizedWeight;
@@ -43,7 +44,7 @@ public class QuantizeBench {
 
     @Setup(Level.Trial)
     public void setUp() {
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
         scope = new PointerScope();
         torch.manual_seed(3);
         weight = torch.randn(4096, 4096).to(ScalarType.BFloat16);

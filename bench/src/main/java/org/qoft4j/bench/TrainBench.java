@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Random;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.global.torch;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.quant.linear.QuantizedLinear;
 import org.qoft4j.core.memory.ResidentMemory;
 import org.qoft4j.model.LlamaConfig;
@@ -45,7 +46,7 @@ public final class TrainBench {
                 "out=" + work.resolve("run"), "steps=6", "batch-size=1", "seq-len=256", "eval-fraction=0", "progress=false", "warmup=1"));
         overrides.addAll(List.of(args));
         TrainConfig c = TrainConfigIO.resolve(TrainConfig.defaults(), List.of(TrainConfigIO.fromOverrides(overrides)));
-        torch.set_num_threads(c.threads() > 0 ? c.threads() : Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(c.threads() > 0 ? c.threads() : Runtime.getRuntime().availableProcessors());
         LlamaConfig shape = new LlamaConfig(ModelFamily.LLAMA, List.of(), 1024, 2816, 8, 16, 16, 64, 32000, 1e-5, 10000, null, 4096,
                 false, false, false, false, false, 0, 1L, List.of(2L), null);
         List<StepMetrics> steps = new ArrayList<>();

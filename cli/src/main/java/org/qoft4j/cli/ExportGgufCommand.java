@@ -4,7 +4,6 @@ import org.qoft4j.core.CpuThreads;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import org.bytedeco.pytorch.global.torch;
 import org.qoft4j.gguf.GgufExport;
 import org.qoft4j.gguf.GgufFileType;
 import org.qoft4j.gguf.OllamaModelfile;

@@ -4,7 +4,6 @@ import org.qoft4j.core.CpuThreads;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.bytedeco.javacpp.PointerScope;
-import org.bytedeco.pytorch.global.torch;
 import org.qoft4j.model.AdapterSet;
 import org.qoft4j.quant.BaseQuant;
 import org.qoft4j.model.LlamaModel;

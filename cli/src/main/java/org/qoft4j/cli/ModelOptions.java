@@ -3,7 +3,6 @@ package org.qoft4j.cli;
 import org.qoft4j.core.CpuThreads;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.bytedeco.pytorch.global.torch;
 import org.qoft4j.core.ComputeDtype;
 import org.qoft4j.core.DeviceSpec;
 import org.qoft4j.data.tokenizer.TextTokenizer;

@@ -11,8 +11,6 @@ import org.bytedeco.pytorch.global.torch;
  * at once each ran 50x slower than alone, and a {@code threads=1} run kept both cores busy.
  */
 public final class CpuThreads {
-    private static volatile int current;
-
     private CpuThreads() {}
 
     /** Runs libtorch's and OpenBLAS's pools with {@code n} threads each (n ≥ 1). */
@@ -20,18 +18,5 @@ public final class CpuThreads {
         if (n < 1) throw new IllegalArgumentException("threads must be at least 1, got " + n);
         torch.set_num_threads(n);
         openblas_nolapack.blas_set_num_threads(n);
-        current = n;
-    }
-
-    /** All cores ({@link Runtime#availableProcessors()}). */
-    public static int useAllCores() {
-        int n = Runtime.getRuntime().availableProcessors();
-        use(n);
-        return n;
-    }
-
-    /** The count last set through {@link #use}, or libtorch's own when none was. */
-    public static int current() {
-        return current > 0 ? current : torch.get_num_threads();
     }
 }

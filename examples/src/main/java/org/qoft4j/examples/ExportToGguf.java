@@ -2,7 +2,7 @@ package org.qoft4j.examples;
 
 import java.nio.file.Path;
 import java.util.List;
-import org.bytedeco.pytorch.global.torch;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.gguf.GgufExport;
 import org.qoft4j.gguf.GgufFile;
 import org.qoft4j.gguf.GgufFileType;
@@ -33,7 +33,7 @@ public final class ExportToGguf {
         String first = args.length > 0 ? args[0] : "40";
         Path out = Path.of(args.length > 1 ? args[1] : "runs/gguf-" + System.currentTimeMillis() + "/demo.gguf");
         GgufFileType type = GgufFileType.parse(args.length > 2 ? args[2] : "q8_0");
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
 
         // 1. An adapter: the one named, or a short QOFT run on NF4 (settings as key=value overrides, like the command line's).
         Path adapterDir;

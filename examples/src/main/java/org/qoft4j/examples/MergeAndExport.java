@@ -1,11 +1,11 @@
 package org.qoft4j.examples;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.model.AdapterSet;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.core.Tensors;
@@ -38,7 +38,7 @@ public final class MergeAndExport {
         Path modelDir = TestData.model();
         String first = args.length > 0 ? args[0] : "40";
         Path out = Path.of(args.length > 1 ? args[1] : "runs/merged-" + System.currentTimeMillis());
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
 
         // 1. An adapter: the one named, or a short QOFT run (settings as key=value overrides, like the command line's).
         Path adapterDir;

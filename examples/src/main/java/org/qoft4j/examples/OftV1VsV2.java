@@ -10,6 +10,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.adapters.AdapterLayer;
 import org.qoft4j.adapters.OftConfig;
 import org.qoft4j.adapters.OftLayer;
@@ -33,7 +34,7 @@ public final class OftV1VsV2 {
     public static void main(String[] args) {
         int features = args.length > 0 ? Integer.parseInt(args[0]) : 1024;
         int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 256;
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
 
         try (PointerScope scope = new PointerScope()) {
             // A frozen full-precision layer and a batch of activations.

@@ -1,11 +1,11 @@
 package org.qoft4j.examples;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.quant.kernel.Kernels;
 import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.QuantType;
@@ -34,7 +34,7 @@ public final class QuantizeAndInspect {
     public static void main(String[] args) {
         Path modelDir = args.length > 0 ? Path.of(args[0]) : TestData.model();
         String name = args.length > 1 ? args[1] : "model.layers.0.mlp.gate_proj.weight";
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
 
         try (PointerScope scope = new PointerScope(); SafetensorsFile file = SafetensorsFile.open(modelDir.resolve("model.safetensors"))) {
             // The original weight, in fp32 for the error measurements.

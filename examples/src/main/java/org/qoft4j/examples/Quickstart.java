@@ -1,11 +1,11 @@
 package org.qoft4j.examples;
 
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.model.AdapterSet;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.pytorch.global.torch;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.model.LlamaModel;
 import org.qoft4j.model.LoadOptions;
@@ -32,7 +32,7 @@ public final class Quickstart {
     public static void main(String[] args) {
         int steps = args.length > 0 ? Integer.parseInt(args[0]) : 60;
         Path out = Path.of(args.length > 1 ? args[1] : "runs/quickstart-" + System.currentTimeMillis());
-        torch.set_num_threads(Runtime.getRuntime().availableProcessors());
+        CpuThreads.use(Runtime.getRuntime().availableProcessors());
 
         // 1. Configure. The keys are those of `./qoft4j finetune` (flags, YAML files, key=value overrides).
         Map<String, Object> settings = new LinkedHashMap<>();

@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.qoft4j.core.CpuThreads;
 import org.qoft4j.adapters.OftConfig;
 import org.qoft4j.adapters.OftLayer;
 import org.qoft4j.model.RmsNorm;
@@ -41,7 +42,7 @@ public final class CpuBf16Profile {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 1;
         long t = args.length > 1 ? Long.parseLong(args[1]) : 512;
         int reps = args.length > 2 ? Integer.parseInt(args[2]) : 7;
-        torch.set_num_threads(threads);
+        CpuThreads.use(threads);
         torch.manual_seed(1);
         Map<String, double[]> ms = new LinkedHashMap<>();
         List<ScalarType> dts = List.of(ScalarType.Float, ScalarType.BFloat16);

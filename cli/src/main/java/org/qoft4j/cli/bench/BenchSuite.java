@@ -4,8 +4,6 @@ import org.qoft4j.core.CpuThreads;
 import org.qoft4j.core.ChildJvm;
 import org.qoft4j.core.DeviceSpec;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,7 +13,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.qoft4j.quant.QuantSpec;
 import org.qoft4j.quant.kernel.Kernels;
@@ -149,17 +146,10 @@ public final class BenchSuite {
         // a directory with a config.json; anything else is a RandomLlama spec (the repository has a "bench" folder too)
         boolean modelDir = Files.isRegularFile(Path.of(model).resolve("config.json"));
         if (modelDir) opts.add("model=" + model);
-        Path result = dir.resolve("result.json"), spec = dir.resolve("probe.json");
-        try {
-            Files.createDirectories(dir);
-            TrainProbe.JSON.writeValue(spec.toFile(), new TrainProbe.Spec(opts, modelDir ? null : model, null, 0, o.untimedSteps(), result.toString()));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + spec + ": " + e.getMessage(), e);
-        }
+        TrainProbe.writeSpec(dir, opts, modelDir ? null : model, o.untimedSteps());
         log.accept("bench: " + name + " (" + adapter + ", base " + quant + ", " + model + ", " + o.batchSize() + " x " + o.seqLen() + " tokens, "
                 + o.steps() + " steps)");
-        ChildJvm.run(TrainProbe.class, List.of(spec.toString()), dir.resolve("run.log"), null);
-        TrainProbe.Result r = TrainProbe.read(result);
+        TrainProbe.Result r = TrainProbe.runInChild(dir);
         log.accept(String.format(Locale.ROOT, "  %s: %.3f s/step (best %.3f), %,.0f tokens/s, peak %s (after load %s)", name, r.stepSeconds(),
                 r.bestStepSeconds(), r.tokensPerS(), Human.bytes(r.peakBytes()), Human.bytes(r.rssAfterLoadBytes())));
         return r;

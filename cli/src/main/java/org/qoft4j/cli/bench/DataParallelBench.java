@@ -2,8 +2,6 @@ package org.qoft4j.cli.bench;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -99,19 +97,13 @@ final class DataParallelBench {
                 "batch-size=" + batch, "seq-len=" + o.seqLen(), "warmup=1", "threads=1", "progress=false", "dist-overlap=" + overlap));
         boolean modelDir = Files.isRegularFile(Path.of(model).resolve("config.json"));
         if (modelDir) opts.add("model=" + model);
-        Path result = dir.resolve("result.json"), spec = dir.resolve("probe.json");
-        try {
-            Files.createDirectories(dir);
-            TrainProbe.JSON.writeValue(spec.toFile(), new TrainProbe.Spec(opts, modelDir ? null : model, null, 0, o.untimedSteps(), result.toString()));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + spec + ": " + e.getMessage(), e);
-        }
+        Path spec = TrainProbe.writeSpec(dir, opts, modelDir ? null : model, o.untimedSteps());
         log.accept("bench: data-parallel " + name + " (" + processes + " process(es) x batch " + batch + " x " + o.seqLen() + " tokens, " + steps + " steps)");
         // the single process too through the launcher (a world of 1 forms no group): the same JVM options and environment,
         // one processor each (libtorch, the native kernels' pool and the JVM's own threads alike)
         new Launcher(LaunchPlan.standalone(processes), dir.resolve("logs"), 1, Duration.ofSeconds(10), List.of(), null)
                 .run(TrainProbe.class.getName(), List.of(spec.toString()));
-        return TrainProbe.read(result);
+        return TrainProbe.read(dir.resolve("result.json"));
     }
 
     private static double median(List<Double> xs) {

@@ -4,14 +4,12 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
-import org.qoft4j.core.ChildJvm;
 import org.qoft4j.core.Human;
 import org.qoft4j.data.TestData;
 
@@ -134,16 +132,9 @@ final class StepEfficiencyBench {
         if (extra.stream().noneMatch(e -> e.startsWith("threads="))) opts.add("threads=" + o.threads());
         if (extra.stream().noneMatch(e -> e.startsWith("dtype="))) opts.add("dtype=" + o.dtype());
         opts.addAll(extra);
-        Path result = dir.resolve("result.json"), spec = dir.resolve("probe.json");
-        try {
-            Files.createDirectories(dir);
-            TrainProbe.JSON.writeValue(spec.toFile(), new TrainProbe.Spec(opts, random, null, 0, Math.min(3, steps / 4), result.toString()));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + spec + ": " + e.getMessage(), e);
-        }
+        TrainProbe.writeSpec(dir, opts, random, Math.min(3, steps / 4));
         log.accept("bench: " + name + " (" + model + ", " + steps + " steps, " + String.join(" ", extra) + ")");
-        ChildJvm.run(TrainProbe.class, List.of(spec.toString()), dir.resolve("run.log"), null);
-        TrainProbe.Result r = TrainProbe.read(result);
+        TrainProbe.Result r = TrainProbe.runInChild(dir);
         log.accept(String.format(Locale.ROOT, "  %s: median step %.3f s (mean %.3f, best %.3f), %,.0f tokens/s, peak %s", name, r.medianStepSeconds(),
                 r.stepSeconds(), r.bestStepSeconds(), r.tokensPerS(), Human.bytes(r.peakBytes())));
         return r;

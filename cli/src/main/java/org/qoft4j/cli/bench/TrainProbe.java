@@ -219,6 +219,27 @@ public final class TrainProbe {
         return o;
     }
 
+    /**
+     * Writes {@code DIR/probe.json}: a run of {@code overrides} (on {@code randomModel}, or null for {@code model=})
+     * whose result goes to {@code DIR/result.json}. Creates DIR; returns the spec file.
+     */
+    public static Path writeSpec(Path dir, List<String> overrides, String randomModel, int untimedSteps) {
+        Path spec = dir.resolve("probe.json");
+        try {
+            Files.createDirectories(dir);
+            JSON.writeValue(spec.toFile(), new Spec(overrides, randomModel, null, 0, untimedSteps, dir.resolve("result.json").toString()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + spec + ": " + e.getMessage(), e);
+        }
+        return spec;
+    }
+
+    /** Runs {@code DIR/probe.json} ({@link #writeSpec}) in its own JVM, its output in {@code DIR/run.log}, and reads the result. */
+    public static Result runInChild(Path dir) {
+        ChildJvm.run(TrainProbe.class, List.of(dir.resolve("probe.json").toString()), dir.resolve("run.log"), null);
+        return read(dir.resolve("result.json"));
+    }
+
     /** Reads a result written by a child run. */
     public static Result read(Path file) {
         try {
