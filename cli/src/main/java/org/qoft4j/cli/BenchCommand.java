@@ -40,7 +40,7 @@ public final class BenchCommand implements Callable<Integer> {
     List<String> cases;
     @Option(names = "--dp-model", paramLabel = "SPEC|DIR", description = "model of the data-parallel case (default: d1024 = hidden 1024, 8 layers)")
     String dpModel;
-    @Option(names = "--repeats", description = "times the data-parallel case runs its three configurations, interleaved (default: 2)") Integer repeats;
+    @Option(names = "--repeats", description = "times the data-parallel and recompute cases run their three configurations, interleaved (default: 2)") Integer repeats;
     @Option(names = "--dequant-size", description = "n of the n x n dequantized matrix (default: 2048 CPU, 8192 CUDA)") Integer dequantSize;
     @Option(names = "--out", paramLabel = "FILE", description = "also write the JSON here") Path out;
     @Option(names = "--work", paramLabel = "DIR", description = "directory for the runs (default: a temporary one, deleted after)") Path work;

@@ -11,6 +11,10 @@ import org.bytedeco.pytorch.global.torch;
  * at once each ran 50x slower than alone, and a {@code threads=1} run kept both cores busy.
  */
 public final class CpuThreads {
+    static {
+        OpenMp.preferPassiveWaiting(); // before libtorch loads: libgomp reads it once
+    }
+
     private CpuThreads() {}
 
     /** Runs libtorch's and OpenBLAS's pools with {@code n} threads each (n ≥ 1). */

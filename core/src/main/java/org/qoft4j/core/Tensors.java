@@ -12,6 +12,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /** Small conversions between Java arrays and CPU libtorch tensors (tests, I/O, diagnostics). */
 public final class Tensors {
+    static {
+        OpenMp.preferPassiveWaiting(); // before libtorch loads: libgomp reads it once
+    }
+
     private Tensors() {}
 
     /** A new CPU float32 tensor with a copy of {@code data}, viewed as {@code shape}. */

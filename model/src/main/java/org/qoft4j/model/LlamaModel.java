@@ -1,5 +1,6 @@
 package org.qoft4j.model;
 
+import org.qoft4j.core.OpenMp;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -26,6 +27,10 @@ import org.qoft4j.quant.linear.LinearLayer;
  * norms compute in fp32. Build one with {@link ModelLoader} or {@link Llama2cLoader}.
  */
 public final class LlamaModel implements AutoCloseable {
+    static {
+        OpenMp.preferPassiveWaiting(); // before libtorch loads: libgomp reads it once
+    }
+
     /** Label value that is not scored (PyTorch's cross-entropy {@code ignore_index}). */
     public static final long IGNORE_INDEX = -100;
 

@@ -1,5 +1,6 @@
 package org.qoft4j.model;
 
+import org.qoft4j.core.OpenMp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,6 +27,10 @@ import org.qoft4j.core.memory.NativeMemory;
  * never resident. Every tensor's presence and shape are checked before anything is read.
  */
 public final class ModelLoader {
+    static {
+        OpenMp.preferPassiveWaiting(); // before libtorch loads: libgomp reads it once
+    }
+
     private ModelLoader() {}
 
     /** Makes the frozen layer for one linear module (e.g. {@code model.layers.0.mlp.up_proj}). */

@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import org.qoft4j.core.OpenMp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -39,6 +40,10 @@ import org.qoft4j.trainer.eval.Evaluator;
  * apart).
  */
 public final class Finetune implements AutoCloseable {
+    static {
+        OpenMp.preferPassiveWaiting(); // before libtorch loads: libgomp reads it once
+    }
+
     private final TrainConfig config;
     private final LlamaModel model;
     private final TextTokenizer tokenizer;

@@ -54,7 +54,7 @@ public final class RecomputeStep implements BackwardPass {
     private Tensor inMicroBatchScope(Batch batch, double scale, long[] tokens, IntConsumer layerDone) {
         int n = model.numLayers();
         int lowest = BackwardPass.lowestAdaptedLayer(model);
-        int keepFrom = Math.max(lowest, n - kept.layers()); // layers keepFrom..n-1 keep their graph from the first pass
+        int keepFrom = Math.max(lowest, n - kept.layers(batch.size(), batch.length())); // layers keepFrom..n-1 keep their graph from the first pass
         PointerScope micro = PointerScope.getInnerScope();
         try (AutoGradMode gradMode = new AutoGradMode(true)) {
             AttentionContext ctx = BackwardPass.context(model, batch);
@@ -74,7 +74,8 @@ public final class RecomputeStep implements BackwardPass {
             for (int i = keepFrom; i < n; i++) {
                 Tensor in = h;
                 int at = i;
-                graphs[i] = i == n - 1 ? kept.measureTop(() -> LayerRunner.forwardKeepingGraph(model.layer(at), in, layer, at > lowest))
+                graphs[i] = i == n - 1 ? kept.measureTop(() -> LayerRunner.forwardKeepingGraph(model.layer(at), in, layer, at > lowest),
+                        batch.size(), batch.length())
                         : LayerRunner.forwardKeepingGraph(model.layer(i), in, layer, i > lowest);
                 inputs[i] = in;
                 h = graphs[i].output();

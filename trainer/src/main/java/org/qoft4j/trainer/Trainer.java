@@ -1,5 +1,6 @@
 package org.qoft4j.trainer;
 
+import org.qoft4j.core.OpenMp;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -51,6 +52,10 @@ import org.qoft4j.core.AtomicDirectories;
  * <p>Every step runs inside its own PointerScope, so no native tensor of a step outlives it.
  */
 public final class Trainer {
+    static {
+        OpenMp.preferPassiveWaiting(); // before libtorch loads: libgomp reads it once
+    }
+
     private static final Logger LOG = LoggerFactory.getLogger(Trainer.class);
     /** Options that may differ from the checkpoint's when resuming (they do not change the computation). */
     static final Set<String> RESUME_MAY_CHANGE = Set.of("steps", "epochs", "save-every", "eval-every", "keep-checkpoints", "out", "resume",

@@ -35,6 +35,8 @@ import org.qoft4j.trainer.Finetune;
  *   <li>{@code recompute}, {@code bf16}, {@code contention} (by name): recomputation against none, bf16 against fp32
  *       on the CPU, and throughput beside other processes ({@link StepEfficiencyBench})</li>
  * </ul>
+ * The training runs recompute every layer but the top one ({@code memory-budget: lean}), so that peaks compare the
+ * configurations at their most memory-saving setting, as the issue-6 figures did.
  * Step-time ratios are given twice: over the mean of the timed steps and over the fastest step of each run (on a
  * shared machine the fastest step is the least disturbed one).
  * Every training configuration (model, adapter, base) runs once, shared by the cases that use it, with the real trainer in its own JVM ({@link TrainProbe} via {@link ChildJvm});
@@ -56,7 +58,7 @@ public final class BenchSuite {
      * @param dequantSize  the dequantized matrix is {@code dequantSize²}
      * @param work         directory for the runs' files
      * @param dataParallelModel the model of the data-parallel case (a RandomLlama spec or a directory)
-     * @param repeats      how many times the data-parallel case runs its three configurations, interleaved
+     * @param repeats      how many times the data-parallel and recompute cases run their three configurations, interleaved
      */
     public record Options(String device, String dtype, String model, String v1Model, int seqLen, int batchSize, int steps, int untimedSteps,
                           int threads, List<String> cases, int dequantSize, Path work, String dataParallelModel, int repeats) {
@@ -142,7 +144,10 @@ public final class BenchSuite {
         Path dir = o.work().resolve(name);
         List<String> opts = new ArrayList<>(List.of("out=" + dir, "adapter=" + adapter, "quant=" + quant, "device=" + o.device(),
                 "dtype=" + o.dtype(), "steps=" + o.steps(), "batch-size=" + o.batchSize(), "seq-len=" + o.seqLen(), "warmup=1",
-                "threads=" + o.threads(), "progress=false"));
+                "threads=" + o.threads(), "progress=false",
+                // every layer but the top recomputed: the memory-saving setting whose peaks these ratios are about (auto
+                // keeps every graph where memory is free, and its peak is then plain autograd's)
+                "memory-budget=lean"));
         // a directory with a config.json; anything else is a RandomLlama spec (the repository has a "bench" folder too)
         boolean modelDir = Files.isRegularFile(Path.of(model).resolve("config.json"));
         if (modelDir) opts.add("model=" + model);

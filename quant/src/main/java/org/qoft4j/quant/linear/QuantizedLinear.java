@@ -1,8 +1,10 @@
 package org.qoft4j.quant.linear;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
@@ -29,13 +31,14 @@ import org.qoft4j.quant.kernel.Kernels;
  * <ul>
  *   <li><b>No grad needed</b> (inference, evaluation, the trainer's recomputation forward, or an input that does
  *   not require grad): W is dequantized into a workspace buffer shared by every QuantizedLinear on the same
- *   thread, one per (shape, dtype, device). Nothing saves it, so it is overwritten by the next layer of that
- *   shape; a forward pass holds at most one dequantized weight per distinct shape.
- *   {@link #releaseWorkspace()} frees the calling thread's buffers.</li>
+ *   thread, one per (dtype, device), as large as the largest layer built so far; each shape views its start.
+ *   Nothing saves it, so it is overwritten by the next layer; a forward pass holds at most one dequantized
+ *   weight. {@link #releaseWorkspace()} frees the calling thread's buffers.</li>
  *   <li><b>Input requires grad</b>: the same workspace, and the matmul's autograd node keeps a reference to the
  *   workspace (an alias with its own version counter), not a copy. A hook on the matmul's output, which the
  *   autograd engine runs immediately before that node's backward, dequantizes this layer's weight into the
- *   workspace again, so {@code grad_x = grad_y W} sees the right W. That is bitsandbytes' trick (dequantize again
+ *   workspace again, so {@code grad_x = grad_y W} sees the right W (the hook and the node run back to back, so
+ *   another layer's dequantization into the same buffer, of any shape, cannot come between them). That is bitsandbytes' trick (dequantize again
  *   in backward) without a custom autograd function, which the presets cannot define: a graph holds no
  *   dequantized weight at all (docs/DESIGN.md, "Memory policy"). The cost is one more dequantization per weight
  *   per backward. W never requires grad and gets no gradient.</li>
@@ -47,8 +50,10 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
     private final QuantizedWeight weight;
     private final Tensor bias; // [out] or null
 
-    /** Per-thread workspaces keyed by (rows, cols, dtype, device). */
+    /** Per-thread workspaces keyed by (dtype, device). */
     private static final ThreadLocal<Map<List<Object>, Workspace>> WORKSPACE = ThreadLocal.withInitial(HashMap::new);
+    /** Elements of the largest weight built so far: a workspace is allocated that large once, not grown shape by shape. */
+    private static final AtomicLong LARGEST = new AtomicLong();
 
     /** Fills the workspace of the last grad forward with this layer's W again, right before the matmul's backward. */
     private final Redequantize redequantize = new Redequantize();
@@ -64,6 +69,7 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
                     + weight.device().str().getString());
         this.weight = weight;
         this.bias = bias == null ? null : bias.detach().retainReference();
+        LARGEST.accumulateAndGet(weight.rows() * weight.cols(), Math::max);
         redequantize.retainReference(); // outlives any PointerScope open now; released by close()
     }
 
@@ -102,7 +108,7 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
         if (!x.device().equals(weight.device()))
             throw new IllegalArgumentException("input is on " + x.device().str().getString() + " but the weight is on "
                     + weight.device().str().getString());
-        Workspace ws = workspace(dt);
+        Workspace.View ws = workspace(dt).view(weight.rows(), weight.cols());
         Kernels.dequantizeInto(weight, ws.owner);
         Tensor y;
         if (GradMode.is_enabled() && x.requires_grad()) {
@@ -122,8 +128,16 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
     }
 
     private Workspace workspace(ScalarType dt) {
-        List<Object> key = List.of(weight.rows(), weight.cols(), dt, weight.device().str().getString());
-        return WORKSPACE.get().computeIfAbsent(key, k -> Workspace.allocate(weight.rows(), weight.cols(), dt, weight.device()));
+        List<Object> key = List.of(dt, weight.device().str().getString());
+        Map<List<Object>, Workspace> m = WORKSPACE.get();
+        Workspace ws = m.get(key);
+        long need = weight.rows() * weight.cols();
+        if (ws == null || ws.elements() < need) {
+            Workspace grown = Workspace.allocate(Math.max(need, LARGEST.get()), dt, weight.device());
+            if (ws != null) grown.retired.add(ws); // a graph may still read the old buffer: freed with the new one
+            m.put(key, ws = grown);
+        }
+        return ws;
     }
 
     /** Frees the calling thread's workspace buffers (re-created on demand); no graph built through them may still need them. */
@@ -134,23 +148,48 @@ public final class QuantizedLinear implements LinearLayer, AutoCloseable {
     }
 
     /**
-     * A dequantization buffer {@code [rows, cols]} and an alias of the same memory with a version counter of its own:
-     * kernels write into {@code owner}, matmuls read {@code alias}. Autograd checks a saved tensor's version before
-     * using it in backward; the reference kernel writes with libtorch ops (which bump the version), so a graph that
-     * saved {@code owner} itself would refuse it after the next layer's dequantization.
+     * A flat dequantization buffer of {@code elements} and, per weight shape, a view of its start: kernels write
+     * into the view's {@code owner}, matmuls read its {@code alias}, which is the same memory with a version counter
+     * of its own. Autograd checks a saved tensor's version before using it in backward; the reference kernel writes
+     * with libtorch ops (which bump the version), so a graph that saved {@code owner} itself would refuse it after
+     * the next layer's dequantization.
      */
-    private record Workspace(Tensor owner, Tensor alias) {
-        static Workspace allocate(long rows, long cols, ScalarType dt, Device device) {
-            TensorOptions o = new TensorOptions(dt).device(new DeviceOptional(device));
-            Tensor owner = torch.empty(new long[] {rows, cols}, o, null).retainReference();
-            Tensor alias = torch.from_blob(owner.data_ptr(), new long[] {rows, cols}, new TensorOptions(dt).device(new DeviceOptional(device)))
-                    .retainReference();
-            return new Workspace(owner, alias);
+    private static final class Workspace {
+        private final Tensor buffer; // [elements]
+        private final Map<List<Long>, View> views = new HashMap<>();
+        private final List<Workspace> retired = new ArrayList<>();
+
+        record View(Tensor owner, Tensor alias) {}
+
+        private Workspace(Tensor buffer) {
+            this.buffer = buffer;
+        }
+
+        static Workspace allocate(long elements, ScalarType dt, Device device) {
+            return new Workspace(torch.empty(new long[] {elements}, new TensorOptions(dt).device(new DeviceOptional(device)), null).retainReference());
+        }
+
+        long elements() {
+            return buffer.size(0);
+        }
+
+        View view(long rows, long cols) {
+            return views.computeIfAbsent(List.of(rows, cols), k -> {
+                Tensor owner = buffer.narrow(0, 0, rows * cols).view(rows, cols).retainReference();
+                Tensor alias = torch.from_blob(buffer.data_ptr(), new long[] {rows, cols},
+                        new TensorOptions(buffer.scalar_type()).device(new DeviceOptional(buffer.device()))).retainReference();
+                return new View(owner, alias);
+            });
         }
 
         void release() {
-            alias.releaseReference();
-            owner.releaseReference();
+            for (View v : views.values()) {
+                v.alias.releaseReference();
+                v.owner.releaseReference();
+            }
+            views.clear();
+            buffer.releaseReference();
+            retired.forEach(Workspace::release);
         }
     }
 

@@ -107,29 +107,32 @@ class QuantizedLinearTest extends ScopedTest {
     }
 
     /**
-     * Layers of one shape share the workspace with grad too, and the backward dequantizes each one again: several
-     * layers (two of one shape, interleaved, one used twice, in fp32 and bf16) give the input gradient of their dense
-     * dequantized weights, through the reference kernel (which bumps the workspace's version counter) and in an
-     * order the autograd engine chooses.
+     * Every layer shares the one workspace with grad too, whatever its shape, and the backward dequantizes each one
+     * again: several layers (two of one shape, interleaved, one used twice, a transposed shape and a smaller one, in
+     * fp32 and bf16) give the input gradient of their dense dequantized weights, through the reference kernel (which
+     * bumps the workspace's version counter) and in an order the autograd engine chooses.
      */
     @ParameterizedTest
     @EnumSource(value = QuantType.class, names = {"NF4", "INT4"})
     void backwardRedequantizesLayersThatShareAWorkspace(QuantType type) {
-        try (QuantizedLinear a = QuantizedLinear.quantize(randn(20, 128, 128), randn(21, 128), spec(type));
-             QuantizedLinear b = QuantizedLinear.quantize(randn(22, 128, 128), null, spec(type));
-             QuantizedLinear c = QuantizedLinear.quantize(randn(23, 128, 128), null, spec(type))) {
+        try (QuantizedLinear a = QuantizedLinear.quantize(randn(20, 256, 128), randn(21, 256), spec(type));
+             QuantizedLinear b = QuantizedLinear.quantize(randn(22, 256, 128), null, spec(type));
+             QuantizedLinear c = QuantizedLinear.quantize(randn(23, 128, 256), null, spec(type));
+             QuantizedLinear d = QuantizedLinear.quantize(randn(26, 128, 128), null, spec(type))) {
             for (ScalarType dt : new ScalarType[] {ScalarType.Float, ScalarType.BFloat16}) {
                 Tensor x = randn(24, 2, 3, 128).to(dt).set_requires_grad(true);
-                Tensor h = a.forward(x).mul(b.forward(x));            // [2, 3, 128]
-                Tensor y = c.forward(h).add(x).add(c.forward(b.forward(x)));  // b and c twice, a's workspace overwritten by b
+                Tensor h = a.forward(x).mul(b.forward(x));            // [2, 3, 256]
+                // b and c twice, a's weight overwritten by b's, c's by d's (another shape in the same memory)
+                Tensor y = c.forward(h).add(x).add(c.forward(b.forward(x))).add(d.forward(x));
                 Tensor gy = randn(25, 2, 3, 128).to(dt);
                 torch.backward(new TensorVector(y), new TensorVector(gy), new BoolOptional(false), false, new TensorVector());
 
                 Tensor xr = x.detach().to(ScalarType.Double).set_requires_grad(true);
                 Tensor wa = a.dequantizedWeight(dt).to(ScalarType.Double), wb = b.dequantizedWeight(dt).to(ScalarType.Double);
                 Tensor wc = c.dequantizedWeight(dt).to(ScalarType.Double), ba = a.bias().to(ScalarType.Double);
+                Tensor wd = d.dequantizedWeight(dt).to(ScalarType.Double);
                 Tensor hr = torch.matmul(xr, wa.t()).add(ba).mul(torch.matmul(xr, wb.t()));
-                Tensor yr = torch.matmul(hr, wc.t()).add(xr).add(torch.matmul(torch.matmul(xr, wb.t()), wc.t()));
+                Tensor yr = torch.matmul(hr, wc.t()).add(xr).add(torch.matmul(torch.matmul(xr, wb.t()), wc.t())).add(torch.matmul(xr, wd.t()));
                 torch.backward(new TensorVector(yr), new TensorVector(gy.to(ScalarType.Double)), new BoolOptional(false), false,
                         new TensorVector());
                 float[] got = Tensors.toFloats(x.grad()), want = Tensors.toFloats(xr.grad());
@@ -138,6 +141,30 @@ class QuantizedLinearTest extends ScopedTest {
                 double tol = (dt == ScalarType.Float ? 1e-5 : 3e-2) * scale;
                 for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], tol, dt + " element " + i);
             }
+        }
+    }
+
+    /**
+     * A layer larger than every earlier one grows the workspace; a graph built before through the old buffer still
+     * gets its input gradient (the old buffer lives until {@link QuantizedLinear#releaseWorkspace()}).
+     */
+    @Test
+    void graphThroughTheOldWorkspaceSurvivesItsGrowth() {
+        QuantizedLinear.releaseWorkspace();
+        try (QuantizedLinear small = QuantizedLinear.quantize(randn(30, 64, 64), null, QuantSpec.nf4())) {
+            Tensor x = randn(31, 3, 64).set_requires_grad(true);
+            Tensor y = small.forward(x);
+            // built after the forward, 4,100 x 4,096: larger than any other layer of this suite, so the workspace grows
+            try (QuantizedLinear big = QuantizedLinear.quantize(randn(32, 4100, 4096), null, QuantSpec.nf4());
+                 NoGradGuard g = new NoGradGuard()) {
+                big.forward(randn(33, 1, 4096));
+            }
+            Tensor gy = randn(34, 3, 64);
+            torch.backward(new TensorVector(y), new TensorVector(gy), new BoolOptional(false), false, new TensorVector());
+            float[] got = Tensors.toFloats(x.grad()), want = Tensors.toFloats(torch.matmul(gy, small.dequantizedWeight(ScalarType.Float)));
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5f);
+        } finally {
+            QuantizedLinear.releaseWorkspace();
         }
     }
 
