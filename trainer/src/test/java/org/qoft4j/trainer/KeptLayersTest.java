@@ -54,6 +54,24 @@ class KeptLayersTest {
         assertEquals(512L << 20, KeptLayers.parseSize("512mib"));
     }
 
+    /** Only lean gives freed memory back after each layer (its purpose is the smallest peak); it changes no number. */
+    @Test
+    void leanReturnsFreedMemoryAndComputesTheSame() {
+        try (PointerScope scope = new PointerScope(); LlamaModel m = TinyLlama.build(QuantSpec.nf4(), 5);
+             AdapterSet a = AdapterSet.inject(m, OftConfig.defaults().withBlockSize(16).withInitWeights(false), 3)) {
+            KeptLayers lean = new KeptLayers(m, ScalarType.Float, "lean", m.numLayers());
+            assertEquals(true, lean.returnsFreedMemory());
+            assertEquals(false, new KeptLayers(m, ScalarType.Float, "auto", m.numLayers()).returnsFreedMemory());
+            assertEquals(false, new KeptLayers(m, ScalarType.Float, "2GiB", m.numLayers()).returnsFreedMemory());
+            assertEquals(false, KeptLayers.fixed(m, 1).returnsFreedMemory());
+            Batch batch = new DataLoader(TinyLlama.countUp(6, 20, 9), 48, 2, true, false, 0, 0).next();
+            RngState rng = new RngState(m.device());
+            double viaLean = new RecomputeStep(m, rng, lean).run(batch, 1.0).nllSum().item_double();
+            double viaFixed = new RecomputeStep(m, rng, KeptLayers.fixed(m, 1)).run(batch, 1.0).nllSum().item_double();
+            assertEquals(viaFixed, viaLean, 0.0);
+        }
+    }
+
     /** On a machine with memory to spare, auto keeps every layer's graph of a small model (the fastest plan), and lean only the top one. */
     @Test
     void autoKeepsEveryLayerWhenMemoryIsFree() {
