@@ -49,9 +49,9 @@ final class KeptLayers {
     static final double AUTO_SHARE = 0.5;
     /**
      * What keeping one more graph adds to the peak, over the live bytes measured for it. On the CPU the peak is
-     * resident memory, which grew by 1.65x the live bytes per kept graph on d1024 (8 kept: +504 MiB over the first
-     * step's peak for 7 graphs of 43.6 MiB; docs/BENCHMARKS.md, "Training-step efficiency"): freed temporaries
-     * between kept tensors are not reused. On CUDA the peak is allocated bytes; the margin is for fragmentation.
+     * resident memory, which grew by at least 1.65x the live bytes per kept graph on d1024 (8 kept: ≥ 504 MiB over
+     * the first step's peak for 7 graphs of 43.6 MiB; docs/BENCHMARKS.md, "Training-step efficiency"): freed
+     * temporaries between kept tensors are not reused. On CUDA the peak is allocated bytes; the margin is for fragmentation.
      */
     static final double CPU_COST_PER_GRAPH_BYTE = 2.0, CUDA_COST_PER_GRAPH_BYTE = 1.25;
 
