@@ -12,7 +12,7 @@ import org.slf4j.LoggerFactory;
  * Makes libtorch's OpenMP workers (libgomp) sleep when idle instead of spinning, unless the user chose otherwise.
  * libgomp reads {@code OMP_WAIT_POLICY} once, when it is loaded; spinning workers then take the cores from the
  * OpenBLAS threads that run the matrix products and from the JVM's own: on the project's 2-core machine the demo's
- * training step took 1.13 s with the default policy and 0.25 s with {@code PASSIVE}, on an otherwise idle machine
+ * training step took 1.03 s with the default policy and 0.17-0.19 s with {@code PASSIVE}, on an otherwise idle machine
  * (docs/BENCHMARKS.md, "Training-step efficiency"). A launcher can export the variable; a Java program that uses
  * qoft4j as a library cannot, so the classes that come before any tensor (this one is called from their static
  * initializers: {@link CpuThreads}, {@link Tensors}, the model loader, the trainer) set it in the C environment
@@ -48,7 +48,7 @@ public final class OpenMp {
         if (getenv.invokeString(new Object[] {VARIABLE}, false) != null) return Outcome.CHOSEN_BY_USER;
         if (libgompLoaded()) {
             LOG.warn("libtorch was loaded before qoft4j could set {}=PASSIVE: its OpenMP threads spin while idle, which made training "
-                    + "steps up to 4.5x slower on a 2-core machine; export {}=PASSIVE before starting the JVM", VARIABLE, VARIABLE);
+                    + "steps up to 6x slower on a 2-core machine; export {}=PASSIVE before starting the JVM", VARIABLE, VARIABLE);
             return Outcome.TOO_LATE;
         }
         return setenv.invokeInt(new Object[] {VARIABLE, "PASSIVE", 0}) == 0 ? Outcome.SET_HERE : Outcome.UNAVAILABLE;
