@@ -170,7 +170,10 @@ final class KeptLayers {
         if (!budget.equals("auto")) return graphCost + Math.max(0, parseSize(budget) - peak);
         long floor = graphCost + (hasQuantizedBase() ? layerWeightBytes() : 0);
         OptionalLong free = FreeMemory.availableBytes(d);
-        if (free.isEmpty()) return floor;
+        if (free.isEmpty()) {
+            LOG.info("recomputation: free memory on {} is unknown; memory-budget auto keeps what lean recomputation's peak allows", d.str().getString());
+            return floor;
+        }
         long now = cuda ? CudaMemory.allocatedBytes(d) : ResidentMemory.currentBytes();
         long allowed = autoAllowance(graphCost, floor, free.getAsLong(), peak, now, cuda ? 1 : processesOnThisMachine());
         LOG.info("recomputation: {} free on {} after the first step; memory-budget auto lets kept graphs hold {}", Human.bytes(free.getAsLong()),
