@@ -6,7 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -78,15 +77,15 @@ final class DataParallelBench {
                     projection, Human.bytes(bytes), 1e3 * overlapped.allReduceWaitSeconds(), 1e3 * serial.allReduceWaitSeconds(), 100 * hid));
         }
         d.put("all_reduce_bytes_per_step", bytes);
-        d.put("all_reduce_wait_s_per_step_overlapped_median", median(overlapWait));
-        d.put("all_reduce_wait_s_per_step_serial_median", median(serialWait));
-        d.put("all_reduce_hidden_by_overlap_median", median(hidden));
+        d.put("all_reduce_wait_s_per_step_overlapped_median", StepStats.median(overlapWait));
+        d.put("all_reduce_wait_s_per_step_serial_median", StepStats.median(serialWait));
+        d.put("all_reduce_hidden_by_overlap_median", StepStats.median(hidden));
         ObjectNode t = d.putObject("speedup_2_processes_over_1");
-        t.put("median", median(speedups)).put("min", speedups.stream().mapToDouble(x -> x).min().orElse(0))
-                .put("max", speedups.stream().mapToDouble(x -> x).max().orElse(0)).put("target", ">= 1.8").put("met", median(speedups) >= 1.8);
+        t.put("median", StepStats.median(speedups)).put("min", speedups.stream().mapToDouble(x -> x).min().orElse(0))
+                .put("max", speedups.stream().mapToDouble(x -> x).max().orElse(0)).put("target", ">= 1.8").put("met", StepStats.median(speedups) >= 1.8);
         ObjectNode p = d.putObject("projected_speedup_from_cpu_time");
-        p.put("median", median(projected)).put("min", projected.stream().mapToDouble(x -> x).min().orElse(0))
-                .put("max", projected.stream().mapToDouble(x -> x).max().orElse(0)).put("target", ">= 1.8").put("met", median(projected) >= 1.8);
+        p.put("median", StepStats.median(projected)).put("min", projected.stream().mapToDouble(x -> x).min().orElse(0))
+                .put("max", projected.stream().mapToDouble(x -> x).max().orElse(0)).put("target", ">= 1.8").put("met", StepStats.median(projected) >= 1.8);
         return d;
     }
 
@@ -104,11 +103,5 @@ final class DataParallelBench {
         new Launcher(LaunchPlan.standalone(processes), dir.resolve("logs"), 1, Duration.ofSeconds(10), List.of(), null)
                 .run(TrainProbe.class.getName(), List.of(spec.toString()));
         return TrainProbe.read(dir.resolve("result.json"));
-    }
-
-    private static double median(List<Double> xs) {
-        double[] v = xs.stream().mapToDouble(x -> x).toArray();
-        Arrays.sort(v);
-        return v.length == 0 ? Double.NaN : v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 }

@@ -58,17 +58,10 @@ final class StepEfficiencyBench {
                         model, r, leanRatios.get(r - 1), autoRatios.get(r - 1), Human.bytes(lean.peakBytes()), Human.bytes(auto.peakBytes()),
                         Human.bytes(full.peakBytes())));
             }
-            BenchSuite.target(m, "lean_step_time_over_no_recompute", median(leanRatios), "<=", 1.15);
-            BenchSuite.target(m, "auto_step_time_over_no_recompute", median(autoRatios), "<=", 1.15);
+            BenchSuite.target(m, "lean_step_time_over_no_recompute", StepStats.median(leanRatios), "<=", 1.15);
+            BenchSuite.target(m, "auto_step_time_over_no_recompute", StepStats.median(autoRatios), "<=", 1.15);
         }
         return root;
-    }
-
-    private static double median(List<Double> v) {
-        List<Double> s = new ArrayList<>(v);
-        s.sort(null);
-        int n = s.size();
-        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
     }
 
     static ObjectNode bf16(BenchSuite.Options o, Consumer<String> log) {

@@ -23,9 +23,14 @@ public record StepStats(int timedSteps, double meanSeconds, double bestSeconds, 
             tokens += s.tokens();
             best = Math.min(best, s.stepSeconds());
         }
-        double[] sorted = timed.stream().mapToDouble(StepMetrics::stepSeconds).sorted().toArray();
-        int n = sorted.length;
-        double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-        return new StepStats(timed.size(), seconds / timed.size(), best, tokens / seconds, median);
+        return new StepStats(timed.size(), seconds / timed.size(), best, tokens / seconds,
+                median(timed.stream().map(StepMetrics::stepSeconds).toList()));
+    }
+
+    /** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+    static double median(List<Double> xs) {
+        double[] v = xs.stream().mapToDouble(x -> x).sorted().toArray();
+        int n = v.length;
+        return n == 0 ? Double.NaN : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
 }
