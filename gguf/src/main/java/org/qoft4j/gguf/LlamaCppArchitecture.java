@@ -177,28 +177,23 @@ public final class LlamaCppArchitecture {
 
     /** Within each of {@code heads} groups of d rows: new row 2i + s = old row s * d/2 + i. */
     static Tensor permuteRows(Tensor t, int heads) {
-        long rows = t.size(0);
-        long d = rows / heads;
-        long[] shape = new long[(int) t.dim()];
-        for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
-        long[] split = new long[shape.length + 2];
-        split[0] = heads;
-        split[1] = 2;
-        split[2] = d / 2;
-        System.arraycopy(shape, 1, split, 3, shape.length - 1);
-        return t.reshape(split).transpose(1, 2).reshape(shape).contiguous();
+        return swapRowSplit(t, heads, 2);
     }
 
     /** The inverse of {@link #permuteRows}: back to Hugging Face's row order (old row s * d/2 + i = new row 2i + s). */
     static Tensor unpermuteRows(Tensor t, int heads) {
-        long rows = t.size(0);
-        long d = rows / heads;
+        return swapRowSplit(t, heads, t.size(0) / heads / 2);
+    }
+
+    /** Each group of d = rows / heads rows viewed as [outer, d / outer], transposed to [d / outer, outer]. */
+    private static Tensor swapRowSplit(Tensor t, int heads, long outer) {
+        long d = t.size(0) / heads;
         long[] shape = new long[(int) t.dim()];
         for (int i = 0; i < shape.length; i++) shape[i] = t.size(i);
         long[] split = new long[shape.length + 2];
         split[0] = heads;
-        split[1] = d / 2;
-        split[2] = 2;
+        split[1] = outer;
+        split[2] = d / outer;
         System.arraycopy(shape, 1, split, 3, shape.length - 1);
         return t.reshape(split).transpose(1, 2).reshape(shape).contiguous();
     }

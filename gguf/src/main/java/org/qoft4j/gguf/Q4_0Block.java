@@ -12,7 +12,8 @@ final class Q4_0Block {
 
     private Q4_0Block() {}
 
-    static void quantize(float[] x, int xo, ByteBuffer out) {
+    /** The block's value of largest magnitude, with its sign (the first of equal magnitudes), as ggml picks it. */
+    static float signedAbsMax(float[] x, int xo) {
         float amax = 0, max = 0;
         for (int j = 0; j < QK; j++) {
             float v = x[xo + j];
@@ -21,6 +22,11 @@ final class Q4_0Block {
                 max = v;
             }
         }
+        return max;
+    }
+
+    static void quantize(float[] x, int xo, ByteBuffer out) {
+        float max = signedAbsMax(x, xo);
         float d = max / -8;
         float id = d != 0 ? 1.0f / d : 0.0f;
         out.putShort(Fp16.fromFloat(d));

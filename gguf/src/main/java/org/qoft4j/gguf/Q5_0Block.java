@@ -14,14 +14,7 @@ final class Q5_0Block {
     private Q5_0Block() {}
 
     static void quantize(float[] x, int xo, ByteBuffer out) {
-        float amax = 0, max = 0;
-        for (int j = 0; j < QK; j++) {
-            float v = x[xo + j];
-            if (amax < Math.abs(v)) {
-                amax = Math.abs(v);
-                max = v;
-            }
-        }
+        float max = Q4_0Block.signedAbsMax(x, xo); // same block length (32)
         float d = max / -16;
         float id = d != 0 ? 1.0f / d : 0.0f;
         out.putShort(Fp16.fromFloat(d));
